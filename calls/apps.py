@@ -1,0 +1,8 @@
+"""The calls app."""
+
+from django.apps import AppConfig
+
+
+class CallsConfig(AppConfig):
+    name = "calls"
+    verbose_name = "Calls"

@@ -1,0 +1,232 @@
+"""The one WebSocket endpoint, /ws/calls/: parse, check, call a service, send. No domain rules."""
+
+import logging
+import time
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
+
+from . import protocol, selectors, services
+from .errors import CallError
+from .groups import user_group
+from .snapshots import call_snapshot, person
+from .timekeeper import timekeeper
+
+log = logging.getLogger(__name__)
+
+# Per connection: a burst of 200 messages, then 50 a second (a video call's ICE gathering
+# sends a few dozen candidates at once; nothing legitimate sends more).
+RATE_BURST = 200
+RATE_PER_SECOND = 50.0
+
+
+class TokenBucket:
+    """Allows `burst` at once, refilled at `rate` per second."""
+
+    def __init__(self, burst: int, rate: float):
+        self.capacity, self.rate = float(burst), rate
+        self.tokens, self.stamp = float(burst), time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens < 1:
+            return False
+        self.tokens -= 1
+        return True
+
+
+def _role_in(call: dict[str, Any], user_id: int) -> str:
+    return "caller" if call["caller"]["id"] == user_id else "callee"
+
+
+class CallConsumer(AsyncJsonWebsocketConsumer):
+    """One browser tab's signaling connection."""
+
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close(code=4401)
+            return
+        self.user = user
+        # call id -> the peer's channel (None until the other side has answered)
+        self.held: dict[str, str | None] = {}
+        self.bucket = TokenBucket(RATE_BURST, RATE_PER_SECOND)
+        await self.channel_layer.group_add(user_group(user.pk), self.channel_name)
+        await self.accept()
+        timekeeper()
+        await self.send_json(await self._state_message("hello"))
+
+    async def disconnect(self, code: int) -> None:
+        if not hasattr(self, "user"):
+            return
+        await self.channel_layer.group_discard(user_group(self.user.pk), self.channel_name)
+        for call_id in list(self.held):
+            call = await database_sync_to_async(services.call_party_away)(
+                call_id=call_id, user_id=self.user.pk, channel=self.channel_name
+            )
+            if call is not None:
+                deadline = call.caller_gone_deadline or call.callee_gone_deadline
+                if deadline:
+                    timekeeper().wake_at(deadline)
+        self.held.clear()
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if text_data is None:
+            await self._error(CallError("bad_message", "Only text frames are accepted."))
+            return
+        if not self.bucket.take():
+            await self._error(CallError("rate_limited", "Too many messages; slow down."))
+            return
+        try:
+            message = protocol.parse(text_data)
+        except CallError as exc:
+            await self._error(exc, ref=protocol.ref_of(text_data))
+            return
+        handler = getattr(self, "on_" + message.type.replace(".", "_"))
+        try:
+            reply = await handler(message)
+        except CallError as exc:
+            await self._error(exc, ref=message.ref, call_id=getattr(message, "call_id", None))
+            return
+        if reply is not None:
+            if message.ref is not None:
+                reply["ref"] = message.ref
+            await self.send_json(reply)
+
+    async def _error(self, exc: CallError, ref: str | None = None, call_id: Any = None) -> None:
+        payload: dict[str, Any] = {"type": "error", "code": exc.code, "message": exc.message}
+        if ref is not None:
+            payload["ref"] = ref
+        if call_id is not None:
+            payload["call_id"] = str(call_id)
+        await self.send_json(payload)
+
+    async def _state_message(self, kind: str) -> dict[str, Any]:
+        call = await database_sync_to_async(selectors.live_call_for)(user_id=self.user.pk)
+        message: dict[str, Any] = {"type": kind, "user": person(self.user), "call": None}
+        if kind == "hello":
+            message["config"] = {
+                "ring_timeout": settings.CALLKIT_RING_TIMEOUT,
+                "grace": settings.CALLKIT_GRACE,
+                "ice_servers": settings.CALLKIT_ICE_SERVERS,
+                "max_frame_bytes": protocol.MAX_FRAME_BYTES,
+            }
+        if call is not None:
+            snapshot = call_snapshot(call)
+            role = _role_in(snapshot, self.user.pk)
+            message["call"] = snapshot
+            message["role"] = role
+            message["this_device"] = getattr(call, f"{role}_channel") == self.channel_name
+        return message
+
+    # --- requests from the browser ------------------------------------------------------
+
+    @staticmethod
+    def _ack(call: Any) -> dict[str, Any]:
+        return {"type": "ack", "call_id": str(call.pk)}
+
+    async def on_call_invite(self, msg: protocol.Invite) -> dict[str, Any]:
+        call = await database_sync_to_async(services.call_invite)(
+            caller=self.user, callee_id=msg.to, media=msg.media, channel=self.channel_name,
+            timeout=msg.timeout,
+        )
+        if call.is_live:
+            self.held[str(call.pk)] = None
+            timekeeper().wake_at(call.ring_deadline)
+        return self._ack(call)
+
+    async def on_call_accept(self, msg: protocol.Accept) -> dict[str, Any]:
+        call = await database_sync_to_async(services.call_accept)(
+            call_id=msg.call_id, user=self.user, channel=self.channel_name
+        )
+        self.held[str(call.pk)] = call.caller_channel
+        return self._ack(call)
+
+    async def on_call_reject(self, msg: protocol.Reject) -> dict[str, Any]:
+        return self._ack(await database_sync_to_async(services.call_reject)(call_id=msg.call_id, user=self.user))
+
+    async def on_call_cancel(self, msg: protocol.Cancel) -> dict[str, Any]:
+        return self._ack(await database_sync_to_async(services.call_cancel)(call_id=msg.call_id, user=self.user))
+
+    async def on_call_hangup(self, msg: protocol.Hangup) -> dict[str, Any]:
+        call = await database_sync_to_async(services.call_hangup)(
+            call_id=msg.call_id, user=self.user, failed=msg.reason == "failed"
+        )
+        return self._ack(call)
+
+    async def on_call_media(self, msg: protocol.MediaState) -> dict[str, Any]:
+        if msg.mic is None and msg.camera is None:
+            raise CallError("bad_message", "Say 'mic', 'camera' or both.")
+        call = await database_sync_to_async(services.call_set_media_state)(
+            call_id=msg.call_id, user=self.user, mic=msg.mic, camera=msg.camera
+        )
+        return self._ack(call)
+
+    async def on_call_switch(self, msg: protocol.Switch) -> dict[str, Any]:
+        call = await database_sync_to_async(services.call_switch_media)(
+            call_id=msg.call_id, user=self.user, media=msg.media
+        )
+        return self._ack(call)
+
+    async def on_call_switch_answer(self, msg: protocol.SwitchAnswer) -> dict[str, Any]:
+        call = await database_sync_to_async(services.call_answer_switch)(
+            call_id=msg.call_id, user=self.user, accept=msg.accept
+        )
+        return self._ack(call)
+
+    async def on_call_resume(self, msg: protocol.Resume) -> dict[str, Any]:
+        call = await database_sync_to_async(services.call_resume)(
+            call_id=msg.call_id, user=self.user, channel=self.channel_name
+        )
+        peer = call.callee_channel if call.role_of(self.user.pk) == "caller" else call.caller_channel
+        self.held[str(call.pk)] = peer or None
+        return self._ack(call)
+
+    async def on_ping(self, msg: protocol.Ping) -> dict[str, Any]:
+        return {"type": "pong"}
+
+    async def on_sync(self, msg: protocol.Sync) -> dict[str, Any]:
+        return await self._state_message("sync")
+
+    async def _relay(self, msg: protocol.Offer | protocol.Answer | protocol.Candidate) -> None:
+        """Forward verbatim to the one connection on the other side; no database."""
+        call_id = str(msg.call_id)
+        if call_id not in self.held:
+            raise CallError("not_in_call", "This connection does not hold that call.")
+        peer = self.held[call_id]
+        if peer is None:
+            raise CallError("invalid_state", "The other side has not answered yet.")
+        payload = msg.model_dump(mode="json", exclude={"ref"}, exclude_unset=True)
+        await self.channel_layer.send(
+            peer, {"type": "rtc.relay", "from": self.channel_name, "message": payload}
+        )
+
+    on_rtc_offer = on_rtc_answer = on_rtc_candidate = _relay
+
+    # --- channel-layer events --------------------------------------------------------------
+
+    async def rtc_relay(self, event: dict[str, Any]) -> None:
+        message = event["message"]
+        # Only from the connection that holds the other side of a call this one holds.
+        if self.held.get(message["call_id"]) == event["from"]:
+            await self.send_json(message)
+
+    async def call_event(self, event: dict[str, Any]) -> None:
+        call, channels, kind = event["call"], event["channels"], event["event"]
+        role = _role_in(call, self.user.pk)
+        other = "callee" if role == "caller" else "caller"
+        mine = channels[role] == self.channel_name
+        if call["state"] == "ended" or not mine:
+            self.held.pop(call["id"], None)
+        else:
+            self.held[call["id"]] = channels[other] or None
+        out = kind
+        if kind == "call.ringing" and role == "callee":
+            out = "call.incoming"
+        elif kind == "call.accepted" and role == "callee" and not mine:
+            out = "call.answered_elsewhere"
+        await self.send_json({"type": out, "call": call, "role": role, "this_device": mine})

@@ -1,0 +1,19 @@
+"""Domain errors: a code for machines and a sentence for people."""
+
+
+class CallError(Exception):
+    """A refused request; the socket turns it into {"type": "error", "code", "message"}."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def not_found() -> CallError:
+    # The same answer for "no such call" and "not your call", so ids cannot be probed.
+    return CallError("not_found", "No such call.")
+
+
+def invalid_state(message: str) -> CallError:
+    return CallError("invalid_state", message)

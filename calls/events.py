@@ -1,0 +1,35 @@
+"""Pushes to sockets, sent only after the change they describe is committed."""
+
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+
+from .groups import user_group
+from .models import Call
+from .snapshots import call_snapshot
+
+
+def call_event_payload(call: Call, event: str) -> dict[str, Any]:
+    """The channel-layer message for `event`; consumers tailor it to each tab."""
+    return {
+        "type": "call.event",
+        "event": event,
+        "call": call_snapshot(call),
+        # For the consumers only (who holds each side); never sent to a browser.
+        "channels": {"caller": call.caller_channel, "callee": call.callee_channel},
+    }
+
+
+def announce(call: Call, event: str) -> None:
+    """Tell every tab of both parties about `call` once the current transaction commits."""
+    payload = call_event_payload(call, event)
+    groups = (user_group(call.caller_id), user_group(call.callee_id))
+    transaction.on_commit(lambda: _send(groups, payload))
+
+
+def _send(groups: tuple[str, ...], payload: dict[str, Any]) -> None:
+    layer = get_channel_layer()
+    for group in groups:
+        async_to_sync(layer.group_send)(group, payload)

@@ -1,0 +1,148 @@
+"""Every message a client may send, declared once (docs/protocol.md is the prose of this file)."""
+
+import json
+from typing import Annotated, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from .errors import CallError
+
+MAX_FRAME_BYTES = 65_536  # a whole text frame, as UTF-8
+MAX_SDP_CHARS = 60_000  # an SDP offer or answer (a video call's is about 5 KiB)
+MAX_CANDIDATE_CHARS = 1_024
+
+Ref = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    ref: Ref | None = None  # echoed in the answer (ack or error), to match it to the request
+
+
+class _CallMessage(_Message):
+    call_id: UUID
+
+
+class Invite(_Message):
+    type: Literal["call.invite"]
+    to: Annotated[int, Field(gt=0)]
+    media: Literal["audio", "video"]
+    timeout: Annotated[int, Field(ge=5, le=120)] | None = None
+
+
+class Accept(_CallMessage):
+    type: Literal["call.accept"]
+
+
+class Reject(_CallMessage):
+    type: Literal["call.reject"]
+
+
+class Cancel(_CallMessage):
+    type: Literal["call.cancel"]
+
+
+class Hangup(_CallMessage):
+    type: Literal["call.hangup"]
+    reason: Literal["hangup", "failed"] = "hangup"
+
+
+class MediaState(_CallMessage):
+    type: Literal["call.media"]
+    mic: bool | None = None
+    camera: bool | None = None
+
+
+class Switch(_CallMessage):
+    type: Literal["call.switch"]
+    media: Literal["audio", "video"]
+
+
+class SwitchAnswer(_CallMessage):
+    type: Literal["call.switch_answer"]
+    accept: bool
+
+
+class Resume(_CallMessage):
+    type: Literal["call.resume"]
+
+
+class Offer(_CallMessage):
+    type: Literal["rtc.offer"]
+    sdp: Annotated[str, Field(min_length=1, max_length=MAX_SDP_CHARS)]
+
+
+class Answer(_CallMessage):
+    type: Literal["rtc.answer"]
+    sdp: Annotated[str, Field(min_length=1, max_length=MAX_SDP_CHARS)]
+
+
+class IceCandidate(BaseModel):
+    """RTCIceCandidateInit, as the browser serialises it."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    candidate: Annotated[str, Field(max_length=MAX_CANDIDATE_CHARS)]
+    sdpMid: Annotated[str, Field(max_length=64)] | None = None  # noqa: N815 (browser's name)
+    sdpMLineIndex: Annotated[int, Field(ge=0, le=1024)] | None = None  # noqa: N815
+    usernameFragment: Annotated[str, Field(max_length=256)] | None = None  # noqa: N815
+
+
+class Candidate(_CallMessage):
+    type: Literal["rtc.candidate"]
+    candidate: IceCandidate | None  # null: end of candidates
+
+
+class Ping(_Message):
+    type: Literal["ping"]
+
+
+class Sync(_Message):
+    type: Literal["sync"]
+
+
+ClientMessage = Annotated[
+    Invite | Accept | Reject | Cancel | Hangup | MediaState | Switch | SwitchAnswer | Resume
+    | Offer | Answer | Candidate | Ping | Sync,
+    Field(discriminator="type"),
+]
+RELAYED = ("rtc.offer", "rtc.answer", "rtc.candidate")
+CLIENT_TYPES = tuple(
+    m.model_fields["type"].annotation.__args__[0]
+    for m in (Invite, Accept, Reject, Cancel, Hangup, MediaState, Switch, SwitchAnswer, Resume,
+              Offer, Answer, Candidate, Ping, Sync)
+)
+
+_adapter: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
+
+
+def parse(text: str) -> ClientMessage:
+    """Validate one text frame, or raise CallError with the protocol's error code."""
+    if len(text) > MAX_FRAME_BYTES or len(text.encode()) > MAX_FRAME_BYTES:
+        raise CallError("too_large", f"Messages are limited to {MAX_FRAME_BYTES} bytes.")
+    try:
+        return _adapter.validate_json(text)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        kind = first["type"]
+        if kind == "json_invalid":
+            raise CallError("bad_json", "The message is not valid JSON.") from None
+        if kind == "union_tag_invalid":
+            raise CallError("unknown_type", "Unknown message type.") from None
+        if kind in {"model_attributes_type", "model_type", "union_tag_not_found"}:
+            raise CallError("bad_message", "A message is a JSON object with a 'type'.") from None
+        where = ".".join(str(p) for p in first["loc"][1:]) or "message"
+        raise CallError("bad_message", f"{where}: {first['msg']}") from None
+
+
+def ref_of(text: str) -> str | None:
+    """Best-effort `ref` of a frame that failed validation, so its error can be matched."""
+    if len(text) > MAX_FRAME_BYTES:
+        return None
+    try:
+        ref = json.loads(text).get("ref")
+    except (ValueError, AttributeError):
+        return None
+    return ref if isinstance(ref, str) and 0 < len(ref) <= 64 else None

@@ -1,0 +1,318 @@
+"""Every change to a call: atomic, race-safe conditional updates, announced after commit."""
+
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from . import errors
+from .errors import CallError
+from .events import announce
+from .models import LIVE, Call, CallState, Line, Media, User
+from .states import Event, IllegalTransition, Role, State, Transition, transition
+
+_STATE_WORDS = {
+    State.RINGING: "The call has not been answered yet.",
+    State.ACTIVE: "The call has already been answered.",
+    State.ENDED: "The call has already ended.",
+}
+
+
+def _lock(call_id: UUID | str, user_id: int | None = None) -> Call:
+    """Load a call and lock its row for this transaction; hide calls the user is not part of."""
+    try:
+        call = (
+            Call.objects.select_for_update(of=("self",))
+            .select_related("caller", "callee")
+            .get(pk=call_id)
+        )
+    except (Call.DoesNotExist, ValueError, ValidationError):
+        raise errors.not_found() from None
+    if user_id is not None and call.role_of(user_id) is None:
+        raise errors.not_found()
+    return call
+
+
+def _role(call: Call, user: User) -> Role:
+    return Role(call.role_of(user.pk))
+
+
+def _apply(
+    call: Call,
+    event: Event,
+    role: Role,
+    *,
+    now: datetime,
+    ended_by: User | None = None,
+    where: dict[str, Any] | None = None,
+    **changes: Any,
+) -> None:
+    """Move `call` by `event` with a conditional update, so a racing change cannot also win."""
+    try:
+        result = transition(State(call.state), event, role)
+    except IllegalTransition as exc:
+        raise errors.invalid_state(_STATE_WORDS.get(exc.state, "Not allowed now.")) from None
+    fields: dict[str, Any] = {"state": result.state.value, **changes}
+    if result.ends_call:
+        fields.update(_bill_fields(result, now=now, ended_by=ended_by))
+    updated = Call.objects.filter(pk=call.pk, state=call.state, **(where or {})).update(**fields)
+    if updated != 1:
+        raise errors.invalid_state("The call changed meanwhile.")
+    for name, value in fields.items():
+        setattr(call, name, value)
+    if result.ends_call:
+        Line.objects.filter(call=call).delete()
+
+
+def _bill_fields(result: Transition, *, now: datetime, ended_by: User | None) -> dict[str, Any]:
+    """What ending a call writes: the outcome, the reason, the time; live-only fields cleared."""
+    return {
+        "status": result.outcome.value,
+        "end_reason": result.reason.value,
+        "ended_at": now,
+        "ended_by": ended_by,
+        "caller_gone_deadline": None,
+        "callee_gone_deadline": None,
+        "switch_to": "",
+        "switch_asked_by": None,
+    }
+
+
+def call_invite(
+    *, caller: User, callee_id: int, media: str, channel: str, timeout: float | None = None
+) -> Call:
+    """Start ringing `callee_id`; a callee already in a call makes a `busy` bill at once."""
+    if callee_id == caller.pk:
+        raise CallError("self_call", "You cannot call yourself.")
+    if media not in Media.values:
+        raise CallError("bad_message", "media must be 'audio' or 'video'.")
+    callee = User.objects.filter(pk=callee_id, is_active=True).first()
+    if callee is None:
+        raise CallError("unknown_user", "No such user.")
+    now = timezone.now()
+    ring_for = timeout if timeout is not None else settings.CALLKIT_RING_TIMEOUT
+    transition(State.NEW, Event.INVITE, Role.CALLER)
+    with transaction.atomic():
+        call = Call.objects.create(
+            caller=caller,
+            callee=callee,
+            media=media,
+            initial_media=media,
+            state=CallState.RINGING,
+            created_at=now,
+            ring_deadline=now + timedelta(seconds=ring_for),
+            caller_channel=channel,
+        )
+        try:
+            with transaction.atomic():
+                Line.objects.create(user=caller, call=call)
+        except IntegrityError:
+            raise CallError("already_in_call", "You are already in a call.") from None
+        try:
+            with transaction.atomic():
+                Line.objects.create(user=callee, call=call)
+        except IntegrityError:
+            # The callee is in a call: this one never rang, and both parties get its bill.
+            fields = {"state": State.ENDED.value, **_bill_fields(
+                transition(State.NEW, Event.BUSY, Role.SYSTEM), now=now, ended_by=None
+            )}
+            Call.objects.filter(pk=call.pk).update(**fields)
+            for name, value in fields.items():
+                setattr(call, name, value)
+            Line.objects.filter(call=call).delete()
+            announce(call, "call.ended")
+            return call
+        announce(call, "call.ringing")
+    return call
+
+
+def call_accept(*, call_id: UUID | str, user: User, channel: str) -> Call:
+    """Answer on one connection; the first accept wins, the callee's other tabs stop ringing."""
+    with transaction.atomic():
+        call = _lock(call_id, user.pk)
+        now = timezone.now()
+        if call.state == CallState.RINGING and call.ring_deadline <= now:
+            raise errors.invalid_state("The call is no longer ringing.")  # the clock ends it
+        _apply(call, Event.ACCEPT, _role(call, user), now=now, answered_at=now, callee_channel=channel)
+        announce(call, "call.accepted")
+    return call
+
+
+def _end(call_id: UUID | str, user: User, event: Event) -> Call:
+    with transaction.atomic():
+        call = _lock(call_id, user.pk)
+        _apply(call, event, _role(call, user), now=timezone.now(), ended_by=user)
+        announce(call, "call.ended")
+    return call
+
+
+def call_reject(*, call_id: UUID | str, user: User) -> Call:
+    """The callee declines a ringing call (on any of their tabs)."""
+    return _end(call_id, user, Event.REJECT)
+
+
+def call_cancel(*, call_id: UUID | str, user: User) -> Call:
+    """The caller gives up before an answer."""
+    return _end(call_id, user, Event.CANCEL)
+
+
+def call_hangup(*, call_id: UUID | str, user: User, failed: bool = False) -> Call:
+    """Either party ends an answered call; `failed` when media could not connect."""
+    return _end(call_id, user, Event.FAIL if failed else Event.HANGUP)
+
+
+def call_set_media_state(
+    *, call_id: UUID | str, user: User, mic: bool | None = None, camera: bool | None = None
+) -> Call:
+    """Record a party's microphone and camera state and tell the other side."""
+    with transaction.atomic():
+        call = _lock(call_id, user.pk)
+        role = _role(call, user)
+        changes = {}
+        if mic is not None:
+            changes[f"{role}_mic"] = mic
+        if camera is not None:
+            changes[f"{role}_camera"] = camera
+        _apply(call, Event.MEDIA_STATE, role, now=timezone.now(), **changes)
+        announce(call, "call.media")
+    return call
+
+
+def call_switch_media(*, call_id: UUID | str, user: User, media: str) -> Call:
+    """Video→audio happens at once; audio→video is asked, and the other side answers."""
+    with transaction.atomic():
+        call = _lock(call_id, user.pk)
+        role = _role(call, user)
+        now = timezone.now()
+        if media == call.media:
+            raise errors.invalid_state(f"The call is already {media}.")
+        if media == Media.AUDIO:
+            _apply(call, Event.SWITCH_TYPE, role, now=now, media=media, switch_to="", switch_asked_by=None)
+            announce(call, "call.switched")
+        elif call.switch_to and call.switch_asked_by_id != user.pk:
+            # Both sides asked for video: that is agreement.
+            _apply(call, Event.SWITCH_TYPE, role, now=now, where={"switch_to": media},
+                   media=media, switch_to="", switch_asked_by=None)
+            announce(call, "call.switched")
+        elif call.switch_to:
+            raise CallError("switch_pending", "You already asked; waiting for an answer.")
+        else:
+            _apply(call, Event.SWITCH_TYPE, role, now=now, where={"switch_to": ""},
+                   switch_to=media, switch_asked_by=user)
+            announce(call, "call.switch_requested")
+    return call
+
+
+def call_answer_switch(*, call_id: UUID | str, user: User, accept: bool) -> Call:
+    """The other side agrees to, or declines, an audio→video switch."""
+    with transaction.atomic():
+        call = _lock(call_id, user.pk)
+        role = _role(call, user)
+        if not call.switch_to or call.switch_asked_by_id == user.pk:
+            raise errors.invalid_state("There is no switch request to answer.")
+        changes: dict[str, Any] = {"switch_to": "", "switch_asked_by": None}
+        if accept:
+            changes["media"] = call.switch_to
+        _apply(call, Event.SWITCH_TYPE, role, now=timezone.now(),
+               where={"switch_to": call.switch_to}, **changes)
+        announce(call, "call.switched" if accept else "call.switch_declined")
+    return call
+
+
+def call_party_away(*, call_id: UUID | str, user_id: int, channel: str) -> Call | None:
+    """The connection holding a party's side closed: start its grace period, if it still held it."""
+    with transaction.atomic():
+        try:
+            call = _lock(call_id, user_id)
+        except CallError:
+            return None
+        role = call.role_of(user_id)
+        if call.state not in LIVE or getattr(call, f"{role}_channel") != channel:
+            return None  # ended already, or another connection took the call over
+        grace = (
+            settings.CALLKIT_RING_GRACE if call.state == CallState.RINGING else settings.CALLKIT_GRACE
+        )
+        deadline = timezone.now() + timedelta(seconds=grace)
+        updated = Call.objects.filter(
+            pk=call.pk, state=call.state, **{f"{role}_channel": channel}
+        ).update(**{f"{role}_gone_deadline": deadline})
+        if updated != 1:
+            return None
+        setattr(call, f"{role}_gone_deadline", deadline)
+        announce(call, "call.away")
+    return call
+
+
+def call_resume(*, call_id: UUID | str, user: User, channel: str) -> Call:
+    """Make this connection hold the user's side of a live call (after a reload or reconnect)."""
+    with transaction.atomic():
+        call = _lock(call_id, user.pk)
+        role = _role(call, user)
+        if call.state not in LIVE:
+            raise errors.invalid_state(_STATE_WORDS[State.ENDED])
+        if call.state == CallState.RINGING and role is Role.CALLEE:
+            raise errors.invalid_state("Answer the call instead.")
+        changes = {f"{role}_channel": channel, f"{role}_gone_deadline": None}
+        updated = Call.objects.filter(pk=call.pk, state=call.state).update(**changes)
+        if updated != 1:
+            raise errors.invalid_state("The call changed meanwhile.")
+        for name, value in changes.items():
+            setattr(call, name, value)
+        announce(call, "call.resumed")
+    return call
+
+
+def _overdue(call: Call, now: datetime) -> tuple[Event, Role] | None:
+    """The earliest deadline of a live call that has passed, as the event it causes."""
+    due = []
+    if call.state == CallState.RINGING and call.ring_deadline <= now:
+        due.append((call.ring_deadline, Event.TIMEOUT, Role.SYSTEM))
+    for role in (Role.CALLER, Role.CALLEE):
+        deadline = getattr(call, f"{role}_gone_deadline")
+        if deadline is not None and deadline <= now:
+            due.append((deadline, Event.CONNECTION_LOST, role))
+    if not due:
+        return None
+    _, event, role = min(due, key=lambda item: item[0])
+    return event, role
+
+
+def call_expire(*, call_id: UUID | str, now: datetime | None = None) -> Call | None:
+    """End a call whose ring deadline or grace period has passed; None if nothing was due."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        call = _lock(call_id)
+        if call.state not in LIVE:
+            return None
+        due = _overdue(call, now)
+        if due is None:
+            return None
+        event, role = due
+        ended_by = None if role is Role.SYSTEM else getattr(call, role.value)
+        _apply(call, event, role, now=now, ended_by=ended_by)
+        announce(call, "call.ended")
+    return call
+
+
+def calls_sweep(*, now: datetime | None = None) -> list[Call]:
+    """End every live call whose deadline has passed; safe to run in many processes at once."""
+    now = now or timezone.now()
+    due = Call.objects.filter(state__in=LIVE).filter(
+        Q(state=CallState.RINGING, ring_deadline__lte=now)
+        | Q(caller_gone_deadline__lte=now)
+        | Q(callee_gone_deadline__lte=now)
+    )
+    ended = []
+    for call_id in due.values_list("pk", flat=True):
+        try:
+            call = call_expire(call_id=call_id, now=now)
+        except CallError:
+            continue  # another process ended it first
+        if call is not None:
+            ended.append(call)
+    return ended

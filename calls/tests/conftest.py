@@ -1,0 +1,148 @@
+"""Fixtures: users, signed-in sockets on the real ASGI app, and checks that real services are used."""
+
+import json
+import os
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+from channels.testing import WebsocketCommunicator
+from django.conf import settings
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+from django.contrib.sessions.backends.db import SessionStore
+
+from calls.models import User
+from callkit_web.asgi import application
+
+ORIGIN = "http://localhost"
+
+
+def pytest_report_header(config):
+    db = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
+    layer = settings.CHANNEL_LAYERS["default"]["BACKEND"].rsplit(".", 1)[-1]
+    return f"callkit: database={db} channel_layer={layer}"
+
+
+def pytest_sessionstart(session):
+    """Under CI, a run asked to use PostgreSQL or Redis must really reach them, never skip."""
+    if os.environ.get("REDIS_URL"):
+        import redis
+
+        redis.Redis.from_url(os.environ["REDIS_URL"], socket_connect_timeout=3).ping()
+    if os.environ.get("DATABASE_URL", "").startswith("postgres"):
+        import psycopg
+
+        db = settings.DATABASES["default"]
+        psycopg.connect(host=db["HOST"], port=db["PORT"] or 5432, user=db["USER"],
+                        dbname=db["NAME"], connect_timeout=3).close()
+
+
+@pytest.fixture
+def make_user(db):
+    def make(username: str, display_name: str = "", **extra) -> User:
+        user = User.objects.create_user(username=username, password="pw", display_name=display_name, **extra)
+        return user
+
+    return make
+
+
+@pytest.fixture
+def alice(make_user):
+    return make_user("alice", "Alice Liddell")
+
+
+@pytest.fixture
+def bob(make_user):
+    return make_user("bob", "Bob Builder")
+
+
+@pytest.fixture
+def carol(make_user):
+    return make_user("carol", "Carol Danvers")
+
+
+def session_cookie(user: User) -> str:
+    """A real session for `user`, as the login view would make it."""
+    store = SessionStore()
+    store[SESSION_KEY] = str(user.pk)
+    store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    store[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    store.create()
+    return f"{settings.SESSION_COOKIE_NAME}={store.session_key}"
+
+
+class Tab:
+    """One browser tab's socket, with helpers that fail loudly on the unexpected."""
+
+    def __init__(self, communicator: WebsocketCommunicator, user: User | None):
+        self.comm = communicator
+        self.user = user
+        self.hello: dict | None = None
+
+    async def send(self, **message) -> None:
+        await self.comm.send_json_to(message)
+
+    async def send_text(self, text: str) -> None:
+        await self.comm.send_to(text_data=text)
+
+    async def recv(self, timeout: float = 3) -> dict:
+        return await self.comm.receive_json_from(timeout=timeout)
+
+    async def expect(self, kind: str, timeout: float = 3) -> dict:
+        message = await self.recv(timeout)
+        assert message["type"] == kind, f"expected {kind}, got {json.dumps(message)[:400]}"
+        return message
+
+    async def request(self, kind: str, **fields) -> dict:
+        """Send a request with a ref; return its ack (or fail with the error)."""
+        ref = f"r{id(fields)}"
+        await self.send(type=kind, ref=ref, **fields)
+        reply = await self.recv()
+        assert reply.get("ref") == ref and reply["type"] == "ack", reply
+        return reply
+
+    async def error(self, kind: str, **fields) -> dict:
+        """Send a request that must be refused; return the error."""
+        await self.send(type=kind, **fields)
+        reply = await self.expect("error")
+        return reply
+
+    async def silent(self, timeout: float = 0.2) -> None:
+        assert await self.comm.receive_nothing(timeout=timeout), "unexpected message"
+
+    async def close(self) -> None:
+        await self.comm.disconnect()
+
+
+@pytest.fixture
+async def open_tab():
+    """open_tab(user) -> a connected Tab that has read its hello; all closed at the end."""
+    tabs: list[Tab] = []
+
+    async def open_(user: User | None, origin: str = ORIGIN, expect_hello: bool = True) -> Tab:
+        headers = [(b"origin", origin.encode())] if origin else []
+        if user is not None:
+            cookie = await database_sync_to_async(session_cookie)(user)
+            headers.append((b"cookie", cookie.encode()))
+        comm = WebsocketCommunicator(application, "/ws/calls/", headers=headers)
+        tab = Tab(comm, user)
+        tabs.append(tab)
+        connected, _ = await comm.connect(timeout=5)
+        assert connected, "socket refused"
+        if expect_hello:
+            tab.hello = await tab.expect("hello")
+        return tab
+
+    yield open_
+    for tab in tabs:
+        try:
+            await tab.close()
+        except Exception:  # already closed by the test
+            pass
+    from calls.timekeeper import _by_loop
+    import asyncio
+
+    keeper = _by_loop.get(asyncio.get_running_loop())
+    if keeper is not None:
+        await keeper.stop()
+    await get_channel_layer().flush() if hasattr(get_channel_layer(), "flush") else None

@@ -1,0 +1,314 @@
+"""Services: every flow, the refusals, deadlines, and real races between threads."""
+
+import threading
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from calls import services
+from calls.errors import CallError
+from calls.models import Call, Line
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def invite(caller, callee, media="video", channel="chan-caller", **kw) -> Call:
+    return services.call_invite(caller=caller, callee_id=callee.pk, media=media, channel=channel, **kw)
+
+
+def lines() -> dict[int, str]:
+    return {line.user_id: str(line.call_id) for line in Line.objects.all()}
+
+
+def fresh(call: Call) -> Call:
+    return Call.objects.get(pk=call.pk)
+
+
+def test_invite_rings_and_holds_both_lines(alice, bob):
+    call = invite(alice, bob, media="audio")
+    row = fresh(call)
+    assert (row.state, row.media, row.initial_media, row.caller_channel) == ("ringing", "audio", "audio", "chan-caller")
+    assert row.ring_deadline == row.created_at + timedelta(seconds=30)
+    assert lines() == {alice.pk: str(call.pk), bob.pk: str(call.pk)}
+
+
+def test_invite_with_own_timeout(alice, bob):
+    call = invite(alice, bob, timeout=7)
+    assert fresh(call).ring_deadline - fresh(call).created_at == timedelta(seconds=7)
+
+
+@pytest.mark.parametrize("who", ["self", "unknown", "inactive"])
+def test_invite_refusals_leave_no_bill(alice, make_user, who):
+    target = {"self": alice.pk, "unknown": 999_999,
+              "inactive": make_user("dave", is_active=False).pk}[who]
+    with pytest.raises(CallError) as info:
+        services.call_invite(caller=alice, callee_id=target, media="video", channel="c")
+    assert info.value.code == {"self": "self_call", "unknown": "unknown_user", "inactive": "unknown_user"}[who]
+    assert Call.objects.count() == 0 and lines() == {}
+
+
+def test_inviting_while_in_a_call_is_refused_without_a_bill(alice, bob, carol):
+    first = invite(alice, bob)
+    with pytest.raises(CallError) as info:
+        invite(alice, carol)
+    assert info.value.code == "already_in_call"
+    assert list(Call.objects.values_list("pk", flat=True)) == [first.pk]
+
+
+@pytest.mark.parametrize("callee_state", ["ringing", "active", "calling out"])
+def test_callee_in_a_call_gets_a_busy_bill(alice, bob, carol, callee_state):
+    if callee_state == "calling out":
+        invite(bob, carol)
+    else:
+        live = invite(carol, bob)
+        if callee_state == "active":
+            services.call_accept(call_id=live.pk, user=bob, channel="chan-bob")
+    call = invite(alice, bob)
+    row = fresh(call)
+    assert (row.state, row.status, row.end_reason, row.duration) == ("ended", "busy", "busy", timedelta(0))
+    assert row.ended_at is not None and row.ended_by is None
+    assert alice.pk not in lines()  # the caller is free again
+
+
+def test_accept_then_hangup_is_one_completed_bill(alice, bob):
+    call = invite(alice, bob)
+    services.call_accept(call_id=call.pk, user=bob, channel="chan-bob")
+    row = fresh(call)
+    assert (row.state, row.callee_channel) == ("active", "chan-bob") and row.answered_at
+    services.call_hangup(call_id=call.pk, user=bob)
+    row = fresh(call)
+    assert (row.state, row.status, row.end_reason, row.ended_by_id) == ("ended", "completed", "hangup", bob.pk)
+    assert row.duration == row.ended_at - row.answered_at
+    assert lines() == {}
+    with pytest.raises(CallError) as info:
+        services.call_hangup(call_id=call.pk, user=alice)
+    assert info.value.code == "invalid_state"
+    assert fresh(call).ended_by_id == bob.pk  # the bill did not change
+
+
+@pytest.mark.parametrize(
+    "action,who,status",
+    [("reject", "bob", "rejected"), ("cancel", "alice", "canceled")],
+)
+def test_ringing_endings(alice, bob, action, who, status):
+    call = invite(alice, bob)
+    user = {"alice": alice, "bob": bob}[who]
+    getattr(services, f"call_{action}")(call_id=call.pk, user=user)
+    row = fresh(call)
+    assert (row.status, row.ended_by_id, row.answered_at, row.duration) == (status, user.pk, None, timedelta(0))
+    assert lines() == {}
+
+
+def test_failed_media_is_billed_failed(alice, bob):
+    call = invite(alice, bob)
+    services.call_accept(call_id=call.pk, user=bob, channel="chan-bob")
+    services.call_hangup(call_id=call.pk, user=alice, failed=True)
+    assert (fresh(call).status, fresh(call).end_reason) == ("failed", "failed")
+
+
+@pytest.mark.parametrize(
+    "action,who",
+    [("accept", "alice"), ("reject", "alice"), ("cancel", "bob"), ("accept", "carol"),
+     ("hangup", "carol"), ("cancel", "carol"), ("hangup", "alice")],
+)
+def test_wrong_role_or_stranger_is_refused_and_nothing_changes(alice, bob, carol, action, who):
+    call = invite(alice, bob)
+    user = {"alice": alice, "bob": bob, "carol": carol}[who]
+    kwargs = {"channel": "x"} if action == "accept" else {}
+    with pytest.raises(CallError) as info:
+        getattr(services, f"call_{action}")(call_id=call.pk, user=user, **kwargs)
+    assert info.value.code == ("not_found" if who == "carol" else "invalid_state")
+    assert fresh(call).state == "ringing"
+
+
+def test_unknown_call_id_is_not_found(alice):
+    for bad in ("00000000-0000-0000-0000-000000000000", "not-a-uuid"):
+        with pytest.raises(CallError) as info:
+            services.call_cancel(call_id=bad, user=alice)
+        assert info.value.code == "not_found"
+
+
+def test_media_state_and_switching(alice, bob):
+    call = invite(alice, bob, media="video")
+    with pytest.raises(CallError):
+        services.call_set_media_state(call_id=call.pk, user=alice, mic=False)  # not answered yet
+    services.call_accept(call_id=call.pk, user=bob, channel="chan-bob")
+    services.call_set_media_state(call_id=call.pk, user=alice, mic=False)
+    services.call_set_media_state(call_id=call.pk, user=bob, camera=False)
+    row = fresh(call)
+    assert (row.caller_mic, row.caller_camera, row.callee_mic, row.callee_camera) == (False, True, True, False)
+
+    services.call_switch_media(call_id=call.pk, user=bob, media="audio")  # at once
+    assert fresh(call).media == "audio" and fresh(call).initial_media == "video"
+
+    services.call_switch_media(call_id=call.pk, user=alice, media="video")  # asked
+    row = fresh(call)
+    assert (row.media, row.switch_to, row.switch_asked_by_id) == ("audio", "video", alice.pk)
+    with pytest.raises(CallError) as info:
+        services.call_answer_switch(call_id=call.pk, user=alice, accept=True)  # not her own
+    assert info.value.code == "invalid_state"
+    with pytest.raises(CallError) as info:
+        services.call_switch_media(call_id=call.pk, user=alice, media="video")
+    assert info.value.code == "switch_pending"
+    services.call_answer_switch(call_id=call.pk, user=bob, accept=False)
+    assert (fresh(call).media, fresh(call).switch_to) == ("audio", "")
+
+    services.call_switch_media(call_id=call.pk, user=alice, media="video")
+    services.call_answer_switch(call_id=call.pk, user=bob, accept=True)
+    assert (fresh(call).media, fresh(call).switch_to) == ("video", "")
+
+
+def test_both_asking_for_video_is_agreement(alice, bob):
+    call = invite(alice, bob, media="audio")
+    services.call_accept(call_id=call.pk, user=bob, channel="chan-bob")
+    services.call_switch_media(call_id=call.pk, user=alice, media="video")
+    services.call_switch_media(call_id=call.pk, user=bob, media="video")
+    assert (fresh(call).media, fresh(call).switch_to) == ("video", "")
+
+
+def test_ring_timeout_is_billed_by_the_sweep(alice, bob):
+    call = invite(alice, bob, timeout=5)
+    assert services.calls_sweep(now=timezone.now()) == []
+    ended = services.calls_sweep(now=fresh(call).ring_deadline)
+    assert [c.pk for c in ended] == [call.pk]
+    row = fresh(call)
+    assert (row.status, row.end_reason, row.ended_by, row.ended_at) == ("timeout", "timeout", None, row.ring_deadline)
+    assert services.calls_sweep(now=row.ring_deadline + timedelta(hours=1)) == []
+
+
+def test_caller_gone_while_ringing_cancels_after_short_grace(alice, bob, settings):
+    settings.CALLKIT_RING_GRACE = 2
+    call = invite(alice, bob)
+    assert services.call_party_away(call_id=call.pk, user_id=alice.pk, channel="other-tab") is None
+    away = services.call_party_away(call_id=call.pk, user_id=alice.pk, channel="chan-caller")
+    assert away.caller_gone_deadline - timezone.now() <= timedelta(seconds=2)
+    services.calls_sweep(now=away.caller_gone_deadline)
+    row = fresh(call)
+    assert (row.status, row.end_reason, row.ended_by_id) == ("canceled", "connection_lost", alice.pk)
+
+
+def test_active_party_gone_ends_after_grace_unless_resumed(alice, bob, settings):
+    settings.CALLKIT_GRACE = 15
+    call = invite(alice, bob)
+    services.call_accept(call_id=call.pk, user=bob, channel="chan-bob")
+    away = services.call_party_away(call_id=call.pk, user_id=bob.pk, channel="chan-bob")
+    assert away.callee_gone_deadline > timezone.now() + timedelta(seconds=14)
+    services.call_resume(call_id=call.pk, user=bob, channel="chan-bob-2")
+    row = fresh(call)
+    assert (row.callee_channel, row.callee_gone_deadline) == ("chan-bob-2", None)
+    assert services.calls_sweep(now=away.callee_gone_deadline) == []
+    # The old connection closing later must not start a grace period for the new one.
+    assert services.call_party_away(call_id=call.pk, user_id=bob.pk, channel="chan-bob") is None
+    away = services.call_party_away(call_id=call.pk, user_id=bob.pk, channel="chan-bob-2")
+    services.calls_sweep(now=away.callee_gone_deadline)
+    row = fresh(call)
+    assert (row.status, row.end_reason, row.ended_by_id) == ("completed", "connection_lost", bob.pk)
+
+
+def test_callee_cannot_resume_a_ringing_call(alice, bob):
+    call = invite(alice, bob)
+    with pytest.raises(CallError) as info:
+        services.call_resume(call_id=call.pk, user=bob, channel="x")
+    assert info.value.code == "invalid_state"
+
+
+def test_database_refuses_a_bill_without_an_outcome(alice, bob):
+    from django.db import IntegrityError, transaction
+
+    call = invite(alice, bob)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Call.objects.filter(pk=call.pk).update(state="ended")
+
+
+# --- races: real threads, real transactions ----------------------------------------------
+
+
+def race(*actions):
+    """Run the actions at the same moment in threads with their own connections."""
+    barrier = threading.Barrier(len(actions))
+    results: list = [None] * len(actions)
+
+    def run(i, action):
+        try:
+            barrier.wait()
+            results[i] = ("ok", action())
+        except CallError as exc:
+            results[i] = ("error", exc.code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i, a)) for i, a in enumerate(actions)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    return [r[0] for r in results], results
+
+
+@pytest.mark.parametrize("attempt", range(5))
+def test_race_accept_vs_cancel_leaves_one_outcome(alice, bob, attempt):
+    call = invite(alice, bob)
+    outcomes, _ = race(
+        lambda: services.call_accept(call_id=call.pk, user=bob, channel="chan-bob"),
+        lambda: services.call_cancel(call_id=call.pk, user=alice),
+    )
+    assert sorted(outcomes) == ["error", "ok"]
+    row = fresh(call)
+    if outcomes[0] == "ok":
+        assert row.state == "active"
+    else:
+        assert row.status == "canceled" and row.answered_at is None
+
+
+@pytest.mark.parametrize("attempt", range(5))
+def test_race_two_tabs_accepting_one_wins(alice, bob, attempt):
+    call = invite(alice, bob)
+    outcomes, _ = race(
+        lambda: services.call_accept(call_id=call.pk, user=bob, channel="tab-1"),
+        lambda: services.call_accept(call_id=call.pk, user=bob, channel="tab-2"),
+    )
+    assert sorted(outcomes) == ["error", "ok"]
+    assert fresh(call).callee_channel == ("tab-1" if outcomes[0] == "ok" else "tab-2")
+
+
+@pytest.mark.parametrize("attempt", range(5))
+def test_race_both_hanging_up_leaves_one_bill(alice, bob, attempt):
+    call = invite(alice, bob)
+    services.call_accept(call_id=call.pk, user=bob, channel="chan-bob")
+    outcomes, _ = race(
+        lambda: services.call_hangup(call_id=call.pk, user=alice),
+        lambda: services.call_hangup(call_id=call.pk, user=bob),
+    )
+    assert sorted(outcomes) == ["error", "ok"]
+    row = fresh(call)
+    assert row.ended_by_id == (alice.pk if outcomes[0] == "ok" else bob.pk)
+
+
+@pytest.mark.parametrize("attempt", range(3))
+def test_race_two_callers_one_callee_one_rings_one_busy(alice, bob, carol, attempt):
+    outcomes, results = race(
+        lambda: invite(alice, carol, channel="a"),
+        lambda: invite(bob, carol, channel="b"),
+    )
+    assert outcomes == ["ok", "ok"]
+    states = sorted((r[1].pk and fresh(r[1]).status or "ringing") for r in results)
+    assert states == ["busy", "ringing"]
+    assert len(Line.objects.filter(user=carol)) == 1
+
+
+@pytest.mark.parametrize("attempt", range(3))
+def test_race_timeout_vs_accept(alice, bob, attempt):
+    call = invite(alice, bob, timeout=5)
+    deadline = fresh(call).ring_deadline
+    outcomes, _ = race(
+        lambda: services.call_accept(call_id=call.pk, user=bob, channel="chan-bob"),
+        lambda: services.calls_sweep(now=deadline),
+    )
+    row = fresh(call)
+    assert row.state in {"active", "ended"}
+    if row.state == "active":
+        assert outcomes[0] == "ok"
+    else:
+        assert row.status == "timeout" and outcomes[0] == "error"

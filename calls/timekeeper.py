@@ -1,0 +1,71 @@
+"""Per-process clock that ends calls at their deadlines: woken exactly when a deadline is due,
+and sweeping every CALLKIT_SWEEP_INTERVAL seconds for calls whose own process died."""
+
+import asyncio
+import logging
+import weakref
+from datetime import datetime
+
+from channels.db import database_sync_to_async
+from django.conf import settings
+from django.utils import timezone
+
+from . import services
+
+log = logging.getLogger(__name__)
+
+_by_loop: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Timekeeper]" = (
+    weakref.WeakKeyDictionary()
+)
+
+
+class Timekeeper:
+    """One background task per event loop; every wake-up runs the same idempotent sweep."""
+
+    def __init__(self) -> None:
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task | None = None
+
+    def start(self) -> None:
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="callkit-timekeeper")
+
+    def wake_at(self, when: datetime) -> None:
+        """Sweep again just after `when`."""
+        delay = max(0.0, (when - timezone.now()).total_seconds()) + 0.005
+        # A stray wake-up after stop() only sets an event nobody waits on.
+        asyncio.get_running_loop().call_later(delay, self._wake.set)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=settings.CALLKIT_SWEEP_INTERVAL)
+            except TimeoutError:
+                pass
+            self._wake.clear()
+            try:
+                ended = await database_sync_to_async(services.calls_sweep)()
+            except Exception:  # a database blip must not stop the clock
+                log.exception("sweep failed; trying again at the next tick")
+                continue
+            for call in ended:
+                log.info("call %s ended by the clock: %s", call.pk, call.end_reason)
+
+
+def timekeeper() -> Timekeeper:
+    """This event loop's timekeeper, started on first use."""
+    loop = asyncio.get_running_loop()
+    keeper = _by_loop.get(loop)
+    if keeper is None:
+        keeper = _by_loop[loop] = Timekeeper()
+    keeper.start()
+    return keeper

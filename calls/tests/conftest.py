@@ -1,17 +1,19 @@
 """Fixtures: users, signed-in sockets on the real ASGI app, and checks that real services are used."""
 
+import asyncio
 import json
 import os
 
 import pytest
 from channels.db import database_sync_to_async
-from channels.layers import get_channel_layer
+from channels.layers import DEFAULT_CHANNEL_LAYER, channel_layers
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
 from django.contrib.sessions.backends.db import SessionStore
 
 from calls.models import User
+from calls.timekeeper import _by_loop
 from callkit_web.asgi import application
 
 ORIGIN = "http://localhost"
@@ -139,10 +141,18 @@ async def open_tab():
             await tab.close()
         except Exception:  # already closed by the test
             pass
-    from calls.timekeeper import _by_loop
-    import asyncio
-
     keeper = _by_loop.get(asyncio.get_running_loop())
     if keeper is not None:
         await keeper.stop()
-    await get_channel_layer().flush() if hasattr(get_channel_layer(), "flush") else None
+
+
+@pytest.fixture(autouse=True)
+async def fresh_channel_layer():
+    """Each test (and its event loop) gets its own channel layer, emptied and closed after it."""
+    channel_layers.backends.clear()
+    yield
+    layer = channel_layers.backends.pop(DEFAULT_CHANNEL_LAYER, None)
+    if layer is not None:
+        await layer.flush()
+        if hasattr(layer, "close_pools"):
+            await layer.close_pools()

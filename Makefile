@@ -1,0 +1,32 @@
+# One command to run the app, one to run every test. See README.md.
+VENV     ?= .venv
+PY       := $(VENV)/bin/python
+HOST     ?= 127.0.0.1
+PORT     ?= 8000
+PG_URL   ?= postgres://root@127.0.0.1:5432/test
+REDIS    ?= redis://127.0.0.1:6379/0
+
+.PHONY: install run test test-sqlite test-services
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.installed
+
+## run: migrate, create the demo users (alice, bob, carol / callkit-demo) and serve on http://$(HOST):$(PORT)/
+run: install
+	DJANGO_DEBUG=1 $(PY) manage.py migrate -v 0
+	DJANGO_DEBUG=1 $(PY) manage.py demo_users
+	DJANGO_DEBUG=1 $(PY) -m daphne -b $(HOST) -p $(PORT) callkit_web.asgi:application
+
+## test: the whole suite, on SQLite + in-memory layer, then on PostgreSQL + Redis
+test: test-sqlite test-services
+
+test-sqlite: install
+	env -u DATABASE_URL -u REDIS_URL $(VENV)/bin/pytest
+
+test-services: install
+	DATABASE_URL=$(PG_URL) REDIS_URL=$(REDIS) $(VENV)/bin/pytest

@@ -1,0 +1,62 @@
+"""Calls whose own process died are still ended: by any process's periodic sweep, or by cron."""
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+from channels.db import database_sync_to_async
+from django.core.management import call_command
+from django.utils import timezone
+
+from calls import services
+from calls.models import Call
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def orphan_call(caller, callee, *, answered: bool) -> Call:
+    """A live call left behind by a process that died: nobody holds a timer for it."""
+    call = services.call_invite(caller=caller, callee_id=callee.pk, media="audio", channel="dead!1")
+    if answered:
+        services.call_accept(call_id=call.pk, user=callee, channel="dead!2")
+        services.call_party_away(call_id=call.pk, user_id=callee.pk, channel="dead!2")
+        Call.objects.filter(pk=call.pk).update(callee_gone_deadline=timezone.now() - timedelta(seconds=1))
+    else:
+        Call.objects.filter(pk=call.pk).update(ring_deadline=timezone.now() - timedelta(seconds=1))
+    return call
+
+
+async def test_periodic_sweep_of_another_process_ends_an_orphaned_call(open_tab, alice, bob, carol, settings):
+    settings.CALLKIT_SWEEP_INTERVAL = 0.2
+    ringing = await database_sync_to_async(orphan_call)(alice, bob, answered=False)
+    # Carol's tab is the only socket in this process; its clock finds the orphan.
+    c = await open_tab(carol)
+    await c.silent(timeout=0.1)
+    assert await _status_soon(ringing.pk) == "timeout"
+
+
+async def _status_soon(call_id, tries: int = 50) -> str:
+    for _ in range(tries):
+        status = await database_sync_to_async(lambda: Call.objects.get(pk=call_id).status)()
+        if status:
+            return status
+        await asyncio.sleep(0.1)  # polling the database for a condition, bounded
+    return ""
+
+
+async def test_alice_reconnecting_hears_the_bill_of_her_orphaned_call(open_tab, alice, bob, settings):
+    settings.CALLKIT_SWEEP_INTERVAL = 0.2
+    call = await database_sync_to_async(orphan_call)(alice, bob, answered=True)
+    a = await open_tab(alice)
+    assert a.hello["call"]["id"] == str(call.pk)  # still live at the moment she connects
+    ended = await a.expect("call.ended", timeout=3)
+    assert (ended["call"]["status"], ended["call"]["end_reason"]) == ("completed", "connection_lost")
+
+
+def test_sweep_command_bills_overdue_calls(alice, bob, carol, capsys):
+    first = orphan_call(alice, bob, answered=False)
+    call_command("callkit_sweep")
+    assert Call.objects.get(pk=first.pk).status == "timeout"
+    assert "1 call(s) ended" in capsys.readouterr().out
+    call_command("callkit_sweep")
+    assert "0 call(s) ended" in capsys.readouterr().out

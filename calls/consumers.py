@@ -7,6 +7,7 @@ from typing import Any
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
+from django.utils import timezone
 
 from . import protocol, selectors, services
 from .errors import CallError
@@ -107,7 +108,10 @@ class CallConsumer(AsyncJsonWebsocketConsumer):
 
     async def _state_message(self, kind: str) -> dict[str, Any]:
         call = await database_sync_to_async(selectors.live_call_for)(user_id=self.user.pk)
-        message: dict[str, Any] = {"type": kind, "user": person(self.user), "call": None}
+        message: dict[str, Any] = {
+            "type": kind, "user": person(self.user), "call": None,
+            "server_time": timezone.now().isoformat(),
+        }
         if kind == "hello":
             message["config"] = {
                 "ring_timeout": settings.CALLKIT_RING_TIMEOUT,
@@ -180,7 +184,7 @@ class CallConsumer(AsyncJsonWebsocketConsumer):
 
     async def on_call_resume(self, msg: protocol.Resume) -> dict[str, Any]:
         call = await database_sync_to_async(services.call_resume)(
-            call_id=msg.call_id, user=self.user, channel=self.channel_name
+            call_id=msg.call_id, user=self.user, channel=self.channel_name, fresh=msg.fresh
         )
         peer = call.callee_channel if call.role_of(self.user.pk) == "caller" else call.caller_channel
         self.held[str(call.pk)] = peer or None
@@ -229,4 +233,4 @@ class CallConsumer(AsyncJsonWebsocketConsumer):
             out = "call.incoming"
         elif kind == "call.accepted" and role == "callee" and not mine:
             out = "call.answered_elsewhere"
-        await self.send_json({"type": out, "call": call, "role": role, "this_device": mine})
+        await self.send_json({"type": out, "call": call, "role": role, "this_device": mine, **event["extra"]})

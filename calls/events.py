@@ -11,20 +11,21 @@ from .models import Call
 from .snapshots import call_snapshot
 
 
-def call_event_payload(call: Call, event: str) -> dict[str, Any]:
+def call_event_payload(call: Call, event: str, **extra: Any) -> dict[str, Any]:
     """The channel-layer message for `event`; consumers tailor it to each tab."""
     return {
         "type": "call.event",
         "event": event,
+        "extra": extra,
         "call": call_snapshot(call),
         # For the consumers only (who holds each side); never sent to a browser.
         "channels": {"caller": call.caller_channel, "callee": call.callee_channel},
     }
 
 
-def announce(call: Call, event: str) -> None:
+def announce(call: Call, event: str, **extra: Any) -> None:
     """Tell every tab of both parties about `call` once the current transaction commits."""
-    payload = call_event_payload(call, event)
+    payload = call_event_payload(call, event, **extra)
     groups = (user_group(call.caller_id), user_group(call.callee_id))
     transaction.on_commit(lambda: _send(groups, payload))
 

@@ -67,6 +67,7 @@ class SwitchAnswer(_CallMessage):
 
 class Resume(_CallMessage):
     type: Literal["call.resume"]
+    fresh: bool = False  # this tab restarts media from scratch (after a reload)
 
 
 class Offer(_CallMessage):

@@ -248,8 +248,8 @@ def call_party_away(*, call_id: UUID | str, user_id: int, channel: str) -> Call 
     return call
 
 
-def call_resume(*, call_id: UUID | str, user: User, channel: str) -> Call:
-    """Make this connection hold the user's side of a live call (after a reload or reconnect)."""
+def call_resume(*, call_id: UUID | str, user: User, channel: str, fresh: bool = False) -> Call:
+    """Make this connection hold the user's side of a live call; `fresh` when its media restarts."""
     with transaction.atomic():
         call = _lock(call_id, user.pk)
         role = _role(call, user)
@@ -263,7 +263,7 @@ def call_resume(*, call_id: UUID | str, user: User, channel: str) -> Call:
             raise errors.invalid_state("The call changed meanwhile.")
         for name, value in changes.items():
             setattr(call, name, value)
-        announce(call, "call.resumed")
+        announce(call, "call.resumed", side=role.value, fresh=fresh)
     return call
 
 

@@ -207,6 +207,7 @@ async def test_new_tab_gets_the_live_call_and_can_take_it_over(open_tab, alice, 
     for tab in (a, b, b2):
         resumed = await tab.expect("call.resumed")
         assert resumed["this_device"] is (tab is not b)  # b2 now holds bob's side
+        assert (resumed["side"], resumed["fresh"]) == ("callee", False)
     # The relay now goes to the new tab, and the old one is out of it.
     await a.send(type="rtc.offer", call_id=call["id"], sdp="renegotiate")
     assert (await b2.recv())["sdp"] == "renegotiate"
@@ -279,8 +280,9 @@ async def test_dropped_party_that_comes_back_keeps_the_call(open_tab, alice, bob
     await a.expect("call.away")
     b_again = await open_tab(bob)
     assert b_again.hello["call"]["away"] == ["callee"]
-    await b_again.request("call.resume", call_id=call["id"])
-    assert (await a.expect("call.resumed"))["call"]["away"] == []
+    await b_again.request("call.resume", call_id=call["id"], fresh=True)
+    resumed = await a.expect("call.resumed")
+    assert (resumed["call"]["away"], resumed["side"], resumed["fresh"]) == ([], "callee", True)
     await b_again.expect("call.resumed")
     # A sweep past the old deadline must leave the call alone.
     assert await database_sync_to_async(services.calls_sweep)(now=old_deadline + timedelta(seconds=1)) == []

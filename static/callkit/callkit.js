@@ -1,0 +1,647 @@
+// CallKit Web JS SDK: 1:1 audio/video calls over /ws/calls/ (docs/sdk.md documents it all).
+// ES module, no build step. The default UI (ui.js) uses only what this module exports.
+
+import { Signaling, SignalingError } from "./signaling.js";
+import { Peer } from "./peer.js";
+import { MediaError, listDevices, nextCameraConstraints, openCamera, openLocalMedia, openMicrophone } from "./media.js";
+import { readQuality } from "./quality.js";
+import { billText, formatDuration, isMissed } from "./bill.js";
+
+export { billText, formatDuration, isMissed, listDevices, MediaError, SignalingError };
+export { Tone, unlockAudioOnGesture } from "./tones.js";
+
+/** The server's call states; the SDK uses the same names. */
+export const CallState = Object.freeze({ RINGING: "ringing", ACTIVE: "active", ENDED: "ended" });
+
+/** Outcome events, one per bill status, emitted just before "ended". */
+const OUTCOME_EVENTS = { completed: "completed", canceled: "canceled", rejected: "rejected", timeout: "timeout", busy: "busy", failed: "failed" };
+
+const FAIL_AFTER_MS = 12000; // media that stays failed/disconnected this long ends the call as failed
+const QUALITY_EVERY_MS = 2000;
+
+/**
+ * @typedef {{id: number, username: string, name: string}} Person
+ * @typedef {object} CallInfo  The server's call object (docs/protocol.md), as last heard.
+ */
+
+/** One call, as this tab sees it. Read-only for applications; the CallKit changes it. */
+export class Call {
+  constructor(info, role, thisDevice) {
+    /** @type {string} */ this.id = info.id;
+    /** @type {"caller"|"callee"} */ this.role = role;
+    /** @type {"outgoing"|"incoming"} */ this.direction = role === "caller" ? "outgoing" : "incoming";
+    /** @type {Person} */ this.peer = role === "caller" ? info.callee : info.caller;
+    /** @type {boolean} whether this tab holds our side (media flows here) */ this.thisDevice = thisDevice;
+    /** @type {"new"|"connecting"|"connected"|"reconnecting"|"failed"|"closed"} */ this.connection = "new";
+    /** @type {MediaStream|null} */ this.localStream = null;
+    /** @type {MediaStream|null} */ this.remoteStream = null;
+    this.localMedia = { mic: true, camera: true };
+    this.remoteMedia = { mic: true, camera: true };
+    this.quality = null;
+    this.info = info;
+  }
+
+  /** @returns {"ringing"|"active"|"ended"} */
+  get state() {
+    return this.info.state;
+  }
+
+  /** @returns {"audio"|"video"} */
+  get media() {
+    return this.info.media;
+  }
+
+  /** When the call was answered, as a Date (null before). */
+  get answeredAt() {
+    return this.info.answered_at ? new Date(this.info.answered_at) : null;
+  }
+
+  /** The bill once ended: {status, end_reason, duration, …}; null before. */
+  get bill() {
+    return this.info.state === "ended" ? this.info : null;
+  }
+
+  /** The bill's text for this side ("Video call · 02:15", "Missed call", …). */
+  get billText() {
+    return this.bill ? billText(this.bill, this.role) : "";
+  }
+
+  /** A pending audio→video request: {to, byMe}; null if none. */
+  get switchRequest() {
+    const s = this.info.switch;
+    if (!s) return null;
+    const mine = this.role === "caller" ? this.info.caller.id : this.info.callee.id;
+    return { to: s.to, byMe: s.asked_by === mine };
+  }
+}
+
+/**
+ * The SDK's entry point: one per tab.
+ *
+ * Events (CustomEvent, details in docs/sdk.md): ready, connection, incoming, ringing, accepted,
+ * answeredelsewhere, statechange, connected, localstream, remotestream, mediastate,
+ * calltypechanged, switchrequested, switchdeclined, networkquality, away, back, moved,
+ * completed, canceled, rejected, timeout, busy, failed, ended, error.
+ */
+export class CallKit extends EventTarget {
+  /**
+   * @param {{url?: string, iceServers?: RTCIceServer[], iceTransportPolicy?: RTCIceTransportPolicy, WebSocket?: typeof WebSocket}} [options]
+   */
+  constructor(options = {}) {
+    super();
+    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+    this.url = options.url ?? `${scheme}//${location.host}/ws/calls/`;
+    this.options = options;
+    this.signaling = new Signaling({ url: this.url, WebSocket: options.WebSocket });
+    /** @type {Person|null} */ this.user = null;
+    /** @type {Call|null} */ this.currentCall = null;
+    this.config = null;
+    this.devices = { microphoneId: null, cameraId: null, speakerId: null };
+    this._peer = null;
+    this._failTimer = null;
+    this._qualityTimer = null;
+    this._lastQuality = null;
+    this._clockOffset = 0; // server time − local time, in ms
+    this.signaling.addEventListener("message", (e) => this._onMessage(e.detail));
+    this.signaling.addEventListener("state", (e) => this._emit("connection", e.detail));
+  }
+
+  // --- connection -------------------------------------------------------------------------
+
+  /** Connect to the server; resolves with the signed-in user once the server said hello. */
+  async connect() {
+    const hello = await this.signaling.open();
+    return hello.user;
+  }
+
+  /** Close the connection for good (a live call goes on being billed by the server). */
+  disconnect() {
+    this.signaling.close();
+  }
+
+  /** The state of the socket: "connecting", "open", "reconnecting" or "closed". */
+  get connectionState() {
+    return this.signaling.state;
+  }
+
+  // --- placing and answering --------------------------------------------------------------
+
+  /**
+   * Call someone. Opens the microphone (and camera) first, then rings them.
+   * @param {number|{id: number}} user
+   * @param {{media?: "audio"|"video", timeout?: number}} [options]
+   * @returns {Promise<Call>}
+   */
+  async call(user, { media = "video", timeout } = {}) {
+    if (this.currentCall && this.currentCall.state !== "ended") {
+      throw new SignalingError("already_in_call", "You are already in a call.");
+    }
+    const to = typeof user === "object" ? user.id : Number(user);
+    const { stream, videoError } = await this._openMedia(media);
+    if (videoError) this._emit("error", { code: videoError.code, message: `${videoError.message} The call goes on as audio.` });
+    const callMedia = stream.getVideoTracks().length ? media : "audio";
+    const request = { type: "call.invite", to, media: callMedia };
+    if (timeout) request.timeout = timeout;
+    let ack;
+    try {
+      ack = await this.signaling.request(request);
+    } catch (error) {
+      stopStream(stream);
+      this._emit("error", { code: error.code, message: error.message });
+      throw error;
+    }
+    // The call.ringing (or, if busy, call.ended) event follows the ack; keep the media for it.
+    this._pendingStream = { id: ack.call_id, stream };
+    if (this.currentCall?.id === ack.call_id) this._adoptPendingStream(this.currentCall);
+    return this._waitForCall(ack.call_id);
+  }
+
+  /** Answer the incoming call on this tab. @param {{media?: "audio"|"video"}} [options] answer a video call with audio only */
+  async accept({ media } = {}) {
+    const call = this._require("ringing", "callee");
+    const wanted = media ?? call.media;
+    const { stream, videoError } = await this._openMedia(wanted);
+    if (videoError) this._emit("error", { code: videoError.code, message: `${videoError.message} You answer with audio only.` });
+    if (this.currentCall !== call || call.state !== "ringing") {
+      stopStream(stream);
+      throw new SignalingError("invalid_state", "The call is no longer ringing.");
+    }
+    call.localStream = stream;
+    call.localMedia = { mic: true, camera: stream.getVideoTracks().length > 0 };
+    this._emit("localstream", { call, stream });
+    // We offer: send accept, then at once start the peer; the server relays our offer only
+    // after it has processed the accept (messages on one socket are handled in order).
+    const accepted = this.signaling.request({ type: "call.accept", call_id: call.id });
+    call.thisDevice = true;
+    this._startPeer(call, { polite: false, offer: true });
+    try {
+      await accepted;
+    } catch (error) {
+      this._teardownMedia(call);
+      call.thisDevice = false;
+      this._emit("error", { code: error.code, message: error.message });
+      throw error;
+    }
+    if (!call.localMedia.camera && call.media === "video") this._sendMediaState(call, { camera: false });
+    return call;
+  }
+
+  /** Decline the incoming call (stops it ringing on every tab). */
+  reject() {
+    const call = this._require("ringing", "callee");
+    return this._request({ type: "call.reject", call_id: call.id });
+  }
+
+  /** Give up calling before an answer. */
+  cancel() {
+    const call = this._require("ringing", "caller");
+    return this._request({ type: "call.cancel", call_id: call.id });
+  }
+
+  /** End an answered call. */
+  hangup() {
+    const call = this._require("active");
+    return this._request({ type: "call.hangup", call_id: call.id });
+  }
+
+  /** End whatever the current call is doing: cancel, reject or hang up. */
+  end() {
+    const call = this.currentCall;
+    if (!call || call.state === "ended") return Promise.resolve();
+    if (call.state === "active") return this.hangup();
+    return call.role === "caller" ? this.cancel() : this.reject();
+  }
+
+  // --- in-call controls -------------------------------------------------------------------
+
+  /** Mute (false) or unmute (true) the microphone; the other side is told. */
+  setMicrophoneEnabled(enabled) {
+    const call = this._require();
+    for (const track of call.localStream?.getAudioTracks() ?? []) track.enabled = enabled;
+    call.localMedia = { ...call.localMedia, mic: enabled };
+    this._emit("mediastate", { call, side: "local", ...call.localMedia });
+    if (call.state === "active") this._sendMediaState(call, { mic: enabled });
+  }
+
+  /** Turn the camera off (false) or on (true); the other side is told. */
+  setCameraEnabled(enabled) {
+    const call = this._require();
+    for (const track of call.localStream?.getVideoTracks() ?? []) track.enabled = enabled;
+    call.localMedia = { ...call.localMedia, camera: enabled };
+    this._emit("mediastate", { call, side: "local", ...call.localMedia });
+    if (call.state === "active") this._sendMediaState(call, { camera: enabled });
+  }
+
+  /** Switch between front and back camera where there are both, else to the next camera. */
+  async switchCamera() {
+    const call = this._require();
+    const current = call.localStream?.getVideoTracks()[0];
+    if (!current) throw new MediaError("no_device", "There is no camera in this call.");
+    const constraints = await nextCameraConstraints(current);
+    if (!constraints) throw new MediaError("no_device", "There is no other camera.");
+    await this._replaceLocalTrack(call, await openCamera(constraints));
+  }
+
+  /**
+   * Change the call type. "audio": at once, for both. "video": asks the other side, who answers
+   * with answerSwitch(); "calltypechanged" follows if they agree, "switchdeclined" if not.
+   */
+  switchCallType(media) {
+    const call = this._require("active");
+    return this._request({ type: "call.switch", call_id: call.id, media });
+  }
+
+  /** Agree to (true) or decline (false) the other side's request to switch to video. */
+  answerSwitch(accept) {
+    const call = this._require("active");
+    return this._request({ type: "call.switch_answer", call_id: call.id, accept });
+  }
+
+  /** Microphones, cameras and speakers, with the ones in use. */
+  async listDevices() {
+    return { ...(await listDevices()), selected: { ...this.devices } };
+  }
+
+  /** Use this microphone (now, and for the next calls). */
+  async useMicrophone(deviceId) {
+    this.devices.microphoneId = deviceId;
+    const call = this.currentCall;
+    if (call?.localStream && call.state !== "ended") {
+      const track = await openMicrophone(deviceId);
+      track.enabled = call.localMedia.mic;
+      await this._replaceLocalTrack(call, track);
+    }
+  }
+
+  /** Use this camera (now, and for the next calls). */
+  async useCamera(deviceId) {
+    this.devices.cameraId = deviceId;
+    const call = this.currentCall;
+    if (call?.localStream?.getVideoTracks().length && call.state !== "ended") {
+      const track = await openCamera({ deviceId: { exact: deviceId } });
+      track.enabled = call.localMedia.camera;
+      await this._replaceLocalTrack(call, track);
+    }
+  }
+
+  /** Play the other side through this speaker, on `element` (where the browser supports it). */
+  async useSpeaker(deviceId, element) {
+    this.devices.speakerId = deviceId;
+    if (element && typeof element.setSinkId === "function") await element.setSinkId(deviceId);
+  }
+
+  /** The peer connection's stats report (null when there is no media connection). */
+  async getStats() {
+    return this._peer ? this._peer.getStats() : null;
+  }
+
+  /** Milliseconds the current call has been answered for (0 before), by the server's clock. */
+  elapsedMs() {
+    const at = this.currentCall?.answeredAt;
+    if (!at) return 0;
+    const end = this.currentCall.state === "ended" && this.currentCall.info.ended_at
+      ? Date.parse(this.currentCall.info.ended_at)
+      : Date.now() + this._clockOffset;
+    return Math.max(0, end - at.getTime());
+  }
+
+  // --- inbound messages -------------------------------------------------------------------
+
+  _onMessage(message) {
+    switch (message.type) {
+      case "hello":
+      case "sync":
+        return this._onHello(message);
+      case "rtc.offer":
+      case "rtc.answer":
+      case "rtc.candidate":
+        if (this._peer && this.currentCall?.id === message.call_id) this._peer.signal(message);
+        return;
+      case "error":
+        return this._emit("error", { code: message.code, message: message.message });
+      case "pong":
+        return;
+      default:
+        if (message.type.startsWith("call.")) this._onCallEvent(message);
+    }
+  }
+
+  _onHello(message) {
+    if (message.type === "hello") {
+      this.user = message.user;
+      this.config = message.config;
+      if (message.server_time) this._clockOffset = Date.parse(message.server_time) - Date.now();
+    }
+    const current = this.currentCall;
+    const live = message.call;
+    if (live) {
+      if (current && current.id === live.id) {
+        this._update(current, live);
+        // This tab held the call before the socket dropped: take it back.
+        if (current.thisDevice && live.state !== "ended") this._resume(current);
+      } else {
+        const call = this._adopt(live, message.role, false);
+        if (live.state === "ringing" && message.role === "callee") this._emit("incoming", { call });
+        else this._emit("statechange", { call, state: call.state, previous: null });
+      }
+    } else if (current && current.state !== "ended") {
+      // The call ended while we were away: ask for nothing, just close it as the server has it.
+      this.signaling.request({ type: "sync" }).catch(() => {});
+    }
+    if (message.type === "hello") this._emit("ready", { user: this.user });
+  }
+
+  async _resume(call) {
+    try {
+      await this.signaling.request({ type: "call.resume", call_id: call.id });
+    } catch (error) {
+      this._emit("error", { code: error.code, message: error.message });
+    }
+  }
+
+  _onCallEvent(message) {
+    const info = message.call;
+    let call = this.currentCall;
+    if (!call || call.id !== info.id) {
+      if (message.type === "call.ended" && call && call.state !== "ended") return; // not ours
+      call = this._adopt(info, message.role, message.this_device);
+    }
+    const previous = call.state;
+    const wasHere = call.thisDevice;
+    this._update(call, info);
+    call.thisDevice = message.this_device;
+
+    switch (message.type) {
+      case "call.ringing":
+        this._adoptPendingStream(call);
+        return this._emit("ringing", { call });
+      case "call.incoming":
+        return this._emit("incoming", { call });
+      case "call.accepted":
+        if (call.role === "caller" && call.thisDevice && !this._peer) this._startPeer(call, { polite: true, offer: false });
+        this._emitState(call, previous);
+        return this._emit("accepted", { call });
+      case "call.answered_elsewhere":
+        this._emitState(call, previous);
+        return this._emit("answeredelsewhere", { call });
+      case "call.media": {
+        const other = call.role === "caller" ? "callee" : "caller";
+        call.remoteMedia = { ...info.media_state[other] };
+        return this._emit("mediastate", { call, side: "remote", ...call.remoteMedia });
+      }
+      case "call.switched":
+        return this._applyCallType(call, info.media);
+      case "call.switch_requested":
+        return this._emit("switchrequested", { call, media: info.switch.to, byMe: call.switchRequest?.byMe ?? false });
+      case "call.switch_declined":
+        return this._emit("switchdeclined", { call });
+      case "call.away":
+        return this._emit("away", { call, sides: info.away });
+      case "call.resumed":
+        if (message.side === call.role) {
+          if (wasHere && !call.thisDevice) {
+            // Another tab of ours took the call over.
+            this._teardownMedia(call);
+            return this._emit("moved", { call });
+          }
+        } else if (message.fresh && call.thisDevice && call.state === "active") {
+          // The other side restarted its media (a reload): meet its offer with a new peer.
+          if (this._peer) this._peer.destroy();
+          this._peer = null;
+          this._startPeer(call, { polite: true, offer: false });
+        }
+        return this._emit("back", { call, sides: info.away });
+      case "call.ended":
+        return this._onEnded(call, previous);
+      default:
+        return undefined;
+    }
+  }
+
+  /**
+   * Take over a live call on this tab (after a reload, or from another tab): the call moves
+   * here and media restarts, while the timer goes on.
+   */
+  async rejoin() {
+    const call = this._require("active");
+    await this._request({ type: "call.resume", call_id: call.id, fresh: true });
+    call.thisDevice = true;
+    const { stream } = await this._openMedia(call.media);
+    call.localStream = stream;
+    call.localMedia = { ...call.localMedia, camera: stream.getVideoTracks().length > 0 };
+    this._emit("localstream", { call, stream });
+    if (this._peer) this._peer.destroy();
+    this._startPeer(call, { polite: false, offer: true });
+    return call;
+  }
+
+  _onEnded(call, previous) {
+    this._teardownMedia(call);
+    call.connection = "closed";
+    this._emitState(call, previous);
+    const outcome = OUTCOME_EVENTS[call.info.status];
+    if (outcome) this._emit(outcome, { call, bill: call.bill });
+    this._emit("ended", { call, bill: call.bill, text: call.billText, missed: isMissed(call.info, call.role) });
+  }
+
+  // --- media ----------------------------------------------------------------------------
+
+  _startPeer(call, { polite, offer }) {
+    const peer = new Peer({
+      polite,
+      iceServers: this.options.iceServers ?? this.config?.ice_servers ?? [],
+      iceTransportPolicy: this.options.iceTransportPolicy ?? "all",
+    });
+    this._peer = peer;
+    peer.attach(call.localStream);
+    call.connection = "connecting";
+    call.remoteStream = peer.remoteStream;
+    peer.addEventListener("signal", (e) => {
+      if (this._peer === peer) this.signaling.send({ ...e.detail, call_id: call.id });
+    });
+    peer.addEventListener("track", () => this._emit("remotestream", { call, stream: peer.remoteStream }));
+    peer.addEventListener("connectionstate", (e) => this._onPeerState(call, peer, e.detail.state));
+    peer.addEventListener("error", (e) => this._emit("error", { code: "media_error", message: String(e.detail.error?.message ?? e.detail.error) }));
+    if (offer) peer.start(call.media === "video" ? ["audio", "video"] : ["audio"]);
+  }
+
+  _onPeerState(call, peer, state) {
+    if (this._peer !== peer) return;
+    const previous = call.connection;
+    if (state === "connected") {
+      clearTimeout(this._failTimer);
+      this._failTimer = null;
+      call.connection = "connected";
+      if (previous !== "connected") {
+        if (previous !== "reconnecting") this._emit("connected", { call });
+        this._startQuality(call);
+      }
+    } else if (state === "disconnected" || state === "failed") {
+      call.connection = state === "failed" ? "failed" : "reconnecting";
+      // The offering side restarts ICE once; if media stays down, the call ends as failed.
+      if (state === "failed" && !peer.polite && peer.restarts < 1) peer.restartIce();
+      if (!this._failTimer) {
+        this._failTimer = setTimeout(() => {
+          this._failTimer = null;
+          if (this._peer === peer && call.state === "active" && call.connection !== "connected") {
+            this.signaling.request({ type: "call.hangup", call_id: call.id, reason: "failed" }).catch(() => {});
+          }
+        }, FAIL_AFTER_MS);
+      }
+    }
+    this._emit("mediaconnection", { call, state: call.connection });
+  }
+
+  _startQuality(call) {
+    clearInterval(this._qualityTimer);
+    this._lastQuality = null;
+    this._qualityTimer = setInterval(async () => {
+      if (!this._peer) return;
+      const report = await this._peer.getStats();
+      const quality = readQuality(report, this._lastQuality);
+      this._lastQuality = quality;
+      call.quality = { local: quality.local, remote: quality.remote };
+      this._emit("networkquality", { call, local: quality.local, remote: quality.remote });
+    }, QUALITY_EVERY_MS);
+  }
+
+  async _applyCallType(call, media) {
+    if (call.thisDevice && call.localStream) {
+      if (media === "audio") {
+        for (const track of call.localStream.getVideoTracks()) {
+          track.stop();
+          call.localStream.removeTrack(track);
+        }
+        if (this._peer) await this._peer.replaceTrack("video", null);
+        call.localMedia = { ...call.localMedia, camera: false };
+      } else if (!call.localStream.getVideoTracks().length) {
+        try {
+          const track = await openCamera(this.devices.cameraId ? { deviceId: { exact: this.devices.cameraId } } : true);
+          call.localStream.addTrack(track);
+          if (this._peer) await this._peer.addTrack(track, call.localStream);
+          call.localMedia = { ...call.localMedia, camera: true };
+        } catch (error) {
+          this._emit("error", { code: error.code ?? "media_error", message: error.message });
+          call.localMedia = { ...call.localMedia, camera: false };
+          this._sendMediaState(call, { camera: false });
+        }
+      }
+      this._emit("localstream", { call, stream: call.localStream });
+    }
+    this._emit("calltypechanged", { call, media });
+  }
+
+  async _replaceLocalTrack(call, track) {
+    const stream = call.localStream;
+    for (const old of stream.getTracks().filter((t) => t.kind === track.kind)) {
+      stream.removeTrack(old);
+      old.stop();
+    }
+    stream.addTrack(track);
+    if (this._peer) await this._peer.replaceTrack(track.kind, track);
+    this._emit("localstream", { call, stream });
+  }
+
+  async _openMedia(media) {
+    try {
+      return await openLocalMedia(media, { microphoneId: this.devices.microphoneId, cameraId: this.devices.cameraId });
+    } catch (error) {
+      this._emit("error", { code: error.code ?? "media_error", message: error.message });
+      throw error;
+    }
+  }
+
+  _adoptPendingStream(call) {
+    if (this._pendingStream?.id !== call.id) return;
+    call.localStream = this._pendingStream.stream;
+    call.localMedia = { mic: true, camera: call.localStream.getVideoTracks().length > 0 };
+    this._pendingStream = null;
+    if (call.state === "ended") stopStream(call.localStream);
+    else this._emit("localstream", { call, stream: call.localStream });
+  }
+
+  /** One teardown for a call's media; safe to call twice. */
+  _teardownMedia(call) {
+    clearTimeout(this._failTimer);
+    this._failTimer = null;
+    clearInterval(this._qualityTimer);
+    this._qualityTimer = null;
+    if (this._peer) {
+      this._peer.destroy();
+      this._peer = null;
+    }
+    if (this._pendingStream?.id === call.id) {
+      stopStream(this._pendingStream.stream);
+      this._pendingStream = null;
+    }
+    stopStream(call.localStream);
+  }
+
+  _sendMediaState(call, fields) {
+    this.signaling.request({ type: "call.media", call_id: call.id, ...fields }).catch((error) =>
+      this._emit("error", { code: error.code, message: error.message }),
+    );
+  }
+
+  // --- helpers ----------------------------------------------------------------------------
+
+  _adopt(info, role, thisDevice) {
+    if (this.currentCall && this.currentCall.state !== "ended" && this.currentCall.id !== info.id) {
+      this._teardownMedia(this.currentCall);
+    }
+    const call = new Call(info, role, thisDevice);
+    const other = role === "caller" ? "callee" : "caller";
+    call.remoteMedia = { ...info.media_state[other] };
+    this.currentCall = call;
+    return call;
+  }
+
+  _update(call, info) {
+    call.info = info;
+  }
+
+  _emitState(call, previous) {
+    if (call.state !== previous) this._emit("statechange", { call, state: call.state, previous });
+  }
+
+  _waitForCall(callId) {
+    const done = (call) => call && call.id === callId && (call.state === "ringing" || call.state === "ended");
+    if (done(this.currentCall)) return Promise.resolve(this.currentCall);
+    return new Promise((resolve) => {
+      const check = () => {
+        if (done(this.currentCall)) {
+          this.removeEventListener("ringing", check);
+          this.removeEventListener("ended", check);
+          resolve(this.currentCall);
+        }
+      };
+      this.addEventListener("ringing", check);
+      this.addEventListener("ended", check);
+    });
+  }
+
+  _require(state, role) {
+    const call = this.currentCall;
+    if (!call || call.state === "ended") throw new SignalingError("no_call", "There is no call.");
+    if (state && call.state !== state) throw new SignalingError("invalid_state", `The call is ${call.state}.`);
+    if (role && call.role !== role) throw new SignalingError("invalid_state", `Only the ${role} can do that.`);
+    return call;
+  }
+
+  async _request(message) {
+    try {
+      return await this.signaling.request(message);
+    } catch (error) {
+      this._emit("error", { code: error.code, message: error.message });
+      throw error;
+    }
+  }
+
+  _emit(type, detail) {
+    this.dispatchEvent(new CustomEvent(type, { detail }));
+  }
+}
+
+function stopStream(stream) {
+  for (const track of stream?.getTracks() ?? []) track.stop();
+}

@@ -4,4 +4,8 @@ from django.urls import path
 
 from . import views
 
-urlpatterns = [path("", views.home, name="home")]
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("search/", views.search, name="search"),
+    path("history/", views.history, name="history"),
+]

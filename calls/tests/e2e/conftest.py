@@ -177,16 +177,21 @@ def poll(page: Page, script: str, arg=None, timeout: float = 15, what: str = "co
         page.wait_for_timeout(50)  # between polls of a condition
 
 
+# A muted track still carries comfort noise at one LSB (audioLevel 1/32768): its energy grows
+# by ~1e-9 a second, while the fake microphone's beep adds ~1e-3. Anything under this is silence.
+SILENCE = {"totalAudioEnergy": 1e-6}
+
+
 def wait_growing(page: Page, kind: str, field: str, timeout: float = 15) -> None:
     """Wait until the inbound `kind` stream's `field` grows across an interval."""
-    poll(page, "async ([k, f]) => (await window.__ckGrowth(k, f, 300)) > 0", [kind, field],
-         timeout, f"{kind} {field} to grow")
+    poll(page, "async ([k, f, floor]) => (await window.__ckGrowth(k, f, 300)) > floor",
+         [kind, field, SILENCE.get(field, 0)], timeout, f"{kind} {field} to grow")
 
 
 def wait_still(page: Page, kind: str, field: str, timeout: float = 15) -> None:
     """Wait until the inbound `kind` stream's `field` stops growing across an interval."""
-    poll(page, "async ([k, f]) => (await window.__ckGrowth(k, f, 1200)) === 0", [kind, field],
-         timeout, f"{kind} {field} to stop")
+    poll(page, "async ([k, f, floor]) => { const g = await window.__ckGrowth(k, f, 1200); return g >= 0 && g <= floor; }",
+         [kind, field, SILENCE.get(field, 0)], timeout, f"{kind} {field} to stop")
 
 
 @pytest.fixture(autouse=True)

@@ -167,4 +167,15 @@ CALLKIT_RING_GRACE = env_float("CALLKIT_RING_GRACE", 5, 0.5, 60)
 # How often each server process looks for calls whose deadline passed (a process died).
 CALLKIT_SWEEP_INTERVAL = env_float("CALLKIT_SWEEP_INTERVAL", 5, 0.1, 300)
 # ICE servers handed to browsers (RTCIceServer objects as JSON); empty works on a LAN.
-CALLKIT_ICE_SERVERS = json.loads(os.environ.get("CALLKIT_ICE_SERVERS", "[]"))
+try:
+    CALLKIT_ICE_SERVERS = json.loads(os.environ.get("CALLKIT_ICE_SERVERS", "[]"))
+except ValueError as exc:
+    raise ImproperlyConfigured("CALLKIT_ICE_SERVERS must be a JSON list of RTCIceServer objects") from exc
+if not isinstance(CALLKIT_ICE_SERVERS, list):
+    raise ImproperlyConfigured("CALLKIT_ICE_SERVERS must be a JSON list of RTCIceServer objects")
+# "relay" forces media through TURN (for networks that must not reveal addresses).
+CALLKIT_ICE_TRANSPORT_POLICY = os.environ.get("CALLKIT_ICE_TRANSPORT_POLICY", "all")
+if CALLKIT_ICE_TRANSPORT_POLICY not in {"all", "relay"}:
+    raise ImproperlyConfigured("CALLKIT_ICE_TRANSPORT_POLICY must be 'all' or 'relay'")
+# How long browsers try to connect media after the answer before the call ends as "failed".
+CALLKIT_CONNECT_TIMEOUT = env_float("CALLKIT_CONNECT_TIMEOUT", 20, 2, 120)

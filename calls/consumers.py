@@ -117,6 +117,8 @@ class CallConsumer(AsyncJsonWebsocketConsumer):
                 "ring_timeout": settings.CALLKIT_RING_TIMEOUT,
                 "grace": settings.CALLKIT_GRACE,
                 "ice_servers": settings.CALLKIT_ICE_SERVERS,
+                "ice_transport_policy": settings.CALLKIT_ICE_TRANSPORT_POLICY,
+                "connect_timeout": settings.CALLKIT_CONNECT_TIMEOUT,
                 "max_frame_bytes": protocol.MAX_FRAME_BYTES,
             }
         if call is not None:

@@ -17,6 +17,7 @@ export const CallState = Object.freeze({ RINGING: "ringing", ACTIVE: "active", E
 const OUTCOME_EVENTS = { completed: "completed", canceled: "canceled", rejected: "rejected", timeout: "timeout", busy: "busy", failed: "failed" };
 
 const FAIL_AFTER_MS = 12000; // media that stays failed/disconnected this long ends the call as failed
+const CONNECT_TIMEOUT_MS = 20000; // media that never connects within this ends the call as failed (server may say otherwise)
 const QUALITY_EVERY_MS = 2000;
 
 /**
@@ -450,9 +451,10 @@ export class CallKit extends EventTarget {
     const peer = new Peer({
       polite,
       iceServers: this.options.iceServers ?? this.config?.ice_servers ?? [],
-      iceTransportPolicy: this.options.iceTransportPolicy ?? "all",
+      iceTransportPolicy: this.options.iceTransportPolicy ?? this.config?.ice_transport_policy ?? "all",
     });
     this._peer = peer;
+    this._armFailTimer(call, peer, (this.config?.connect_timeout ?? CONNECT_TIMEOUT_MS / 1000) * 1000);
     peer.attach(call.localStream);
     call.connection = "connecting";
     call.remoteStream = peer.remoteStream;
@@ -480,16 +482,22 @@ export class CallKit extends EventTarget {
       call.connection = state === "failed" ? "failed" : "reconnecting";
       // The offering side restarts ICE once; if media stays down, the call ends as failed.
       if (state === "failed" && !peer.polite && peer.restarts < 1) peer.restartIce();
-      if (!this._failTimer) {
-        this._failTimer = setTimeout(() => {
-          this._failTimer = null;
-          if (this._peer === peer && call.state === "active" && call.connection !== "connected") {
-            this.signaling.request({ type: "call.hangup", call_id: call.id, reason: "failed" }).catch(() => {});
-          }
-        }, FAIL_AFTER_MS);
-      }
+      this._armFailTimer(call, peer, FAIL_AFTER_MS);
     }
     this._emit("mediaconnection", { call, state: call.connection });
+  }
+
+  /** End the call as failed if media is not connected within `ms` (unless already counting). */
+  _armFailTimer(call, peer, ms) {
+    if (this._failTimer) return;
+    this._failTimer = setTimeout(() => {
+      this._failTimer = null;
+      if (this._peer === peer && call.state === "active" && call.connection !== "connected") {
+        call.connection = "failed";
+        this._emit("mediaconnection", { call, state: "failed" });
+        this.signaling.request({ type: "call.hangup", call_id: call.id, reason: "failed" }).catch(() => {});
+      }
+    }, ms);
   }
 
   _startQuality(call) {

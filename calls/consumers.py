@@ -9,7 +9,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.utils import timezone
 
-from . import protocol, selectors, services
+from . import errors, protocol, selectors, services
 from .errors import CallError
 from .groups import user_group
 from .snapshots import call_snapshot, person
@@ -106,8 +106,13 @@ class CallConsumer(AsyncJsonWebsocketConsumer):
             payload["call_id"] = str(call_id)
         await self.send_json(payload)
 
-    async def _state_message(self, kind: str) -> dict[str, Any]:
-        call = await database_sync_to_async(selectors.live_call_for)(user_id=self.user.pk)
+    async def _state_message(self, kind: str, call_id: Any = None) -> dict[str, Any]:
+        if call_id is None:
+            call = await database_sync_to_async(selectors.live_call_for)(user_id=self.user.pk)
+        else:
+            call = await database_sync_to_async(selectors.call_of)(user_id=self.user.pk, call_id=call_id)
+            if call is None:
+                raise errors.not_found()
         message: dict[str, Any] = {
             "type": kind, "user": person(self.user), "call": None,
             "server_time": timezone.now().isoformat(),
@@ -196,7 +201,7 @@ class CallConsumer(AsyncJsonWebsocketConsumer):
         return {"type": "pong"}
 
     async def on_sync(self, msg: protocol.Sync) -> dict[str, Any]:
-        return await self._state_message("sync")
+        return await self._state_message("sync", msg.call_id)
 
     async def _relay(self, msg: protocol.Offer | protocol.Answer | protocol.Candidate) -> None:
         """Forward verbatim to the one connection on the other side; no database."""

@@ -102,6 +102,7 @@ class Ping(_Message):
 
 class Sync(_Message):
     type: Literal["sync"]
+    call_id: UUID | None = None  # this call (live or ended) instead of the live one
 
 
 ClientMessage = Annotated[

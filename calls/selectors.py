@@ -11,6 +11,15 @@ def live_call_for(*, user_id: int) -> Call | None:
     return line.call if line else None
 
 
+def call_of(*, user_id: int, call_id) -> Call | None:
+    """One of the user's calls, live or ended; None if there is none or it is someone else's."""
+    return (
+        Call.objects.filter(Q(caller_id=user_id) | Q(callee_id=user_id), pk=call_id)
+        .select_related("caller", "callee")
+        .first()
+    )
+
+
 def calls_for(*, user_id: int) -> QuerySet[Call]:
     """All of a user's calls, newest first."""
     return (

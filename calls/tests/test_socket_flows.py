@@ -318,3 +318,18 @@ async def test_cancel_racing_accept_over_the_socket_leaves_one_outcome(open_tab,
     else:
         assert final.state == "active"
         assert {m["type"] for m in a_msgs} == {"error", "call.accepted"}
+
+
+async def test_sync_by_id_returns_the_bill_of_a_call_that_ended_meanwhile(open_tab, alice, bob, carol):
+    a, b = await open_tab(alice), await open_tab(bob)
+    call = await connect_call(a, b, bob)
+    await a.close()
+    await b.expect("call.away")
+    await b.request("call.hangup", call_id=call["id"])
+    a2 = await open_tab(alice)
+    assert a2.hello["call"] is None
+    await a2.send(type="sync", call_id=call["id"], ref="s")
+    state = await a2.expect("sync")
+    assert (state["call"]["status"], state["role"], state["ref"]) == ("completed", "caller", "s")
+    c = await open_tab(carol)
+    assert (await c.error("sync", call_id=call["id"]))["code"] == "not_found"

@@ -335,19 +335,21 @@ export class CallKit extends EventTarget {
     }
     const current = this.currentCall;
     const live = message.call;
-    if (live) {
-      if (current && current.id === live.id) {
-        this._update(current, live);
-        // This tab held the call before the socket dropped: take it back.
-        if (current.thisDevice && live.state !== "ended") this._resume(current);
-      } else {
-        const call = this._adopt(live, message.role, false);
-        if (live.state === "ringing" && message.role === "callee") this._emit("incoming", { call });
-        else this._emit("statechange", { call, state: call.state, previous: null });
+    if (live && current && current.id === live.id) {
+      const previous = current.state;
+      this._update(current, live);
+      if (live.state === "ended") {
+        if (previous !== "ended") this._onEnded(current, previous);
+      } else if (current.thisDevice) {
+        this._resume(current); // this tab held the call before the socket dropped: take it back
       }
-    } else if (current && current.state !== "ended") {
-      // The call ended while we were away: ask for nothing, just close it as the server has it.
-      this.signaling.request({ type: "sync" }).catch(() => {});
+    } else if (live && live.state !== "ended") {
+      const call = this._adopt(live, message.role, false);
+      if (live.state === "ringing" && message.role === "callee") this._emit("incoming", { call });
+      else this._emit("statechange", { call, state: call.state, previous: null });
+    } else if (!live && current && current.state !== "ended") {
+      // Our call ended while the socket was down: fetch its bill (the answer comes back here).
+      this.signaling.request({ type: "sync", call_id: current.id }).catch(() => {});
     }
     if (message.type === "hello") this._emit("ready", { user: this.user });
   }

@@ -48,6 +48,10 @@ def test_video_call(open_page):
         wait_growing(page, "video", "framesDecoded")
         wait_growing(page, "video", "bytesReceived")
         wait_growing(page, "audio", "totalAudioEnergy")
+    # Network quality from getStats, for both sides, on a loopback link: good.
+    for page in (alice, bob):
+        expect(page.get_by_text(re.compile(r"^Your network: (Excellent|Good)$"))).to_be_visible(timeout=8000)
+        expect(page.get_by_text(re.compile(r"^Their network: (Excellent|Good)$"))).to_be_visible(timeout=8000)
 
     # Mute on Alice's side: Bob sees it, and her audio energy stops reaching him.
     alice.get_by_role("button", name="Mute microphone").click()
@@ -135,6 +139,31 @@ def test_switch_camera_keeps_video_flowing(open_page):
     else:
         expect(alice.get_by_role("alert")).to_have_text("There is no other camera.")
     wait_growing(bob, "video", "framesDecoded")
+
+
+def test_devices_can_be_listed_and_chosen(open_page):
+    alice, bob = open_page("alice"), open_page("bob")
+    connect(alice, bob, "video")
+    alice.get_by_role("button", name="Devices").click()
+    expect(alice.get_by_role("button", name="Devices")).to_have_attribute("aria-expanded", "true")
+    microphones = alice.get_by_label("Microphone")
+    expect(microphones.locator("option")).not_to_have_count(0)
+    options = microphones.locator("option").all_text_contents()
+    microphones.select_option(label=options[-1])
+    expect(alice.locator("[data-ck=error]")).to_be_empty()
+    poll(alice, "() => window.callkit.devices.microphoneId !== null", what="the microphone choice")
+    alice.get_by_label("Camera").select_option(index=0)
+    poll(alice, "() => window.callkit.devices.cameraId !== null", what="the camera choice")
+    wait_growing(bob, "audio", "totalAudioEnergy")  # the new microphone reaches Bob
+    wait_growing(bob, "video", "framesDecoded")  # and so does the camera
+
+
+def test_incoming_call_flashes_the_title(open_page):
+    alice, bob = open_page("alice"), open_page("bob")
+    place_call(alice, bob, "Bob Builder", "Alice Liddell", "audio")
+    poll(bob, "() => document.title.startsWith('📞 Alice Liddell is calling')", what="the title to flash")
+    bob.get_by_role("button", name="Reject").click()
+    poll(bob, "() => !document.title.startsWith('📞')", what="the title to settle")
 
 
 def test_reject(open_page):

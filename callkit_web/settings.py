@@ -71,6 +71,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "calls.middleware.ContentSecurityPolicyMiddleware",
+    "calls.middleware.BrowserTimeZoneMiddleware",
 ]
 
 ROOT_URLCONF = "callkit_web.urls"
@@ -86,6 +87,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "calls.context_processors.missed_calls",
             ],
         },
     },

@@ -14,6 +14,8 @@ class User(AbstractUser):
     """A person who can call and be called."""
 
     display_name = models.CharField(max_length=150, blank=True)
+    # When the user last opened their history: missed calls after it make the badge.
+    history_seen_at = models.DateTimeField(null=True, blank=True)
 
     @property
     def name(self) -> str:
@@ -138,3 +140,37 @@ class Line(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} in {self.call_id}"
+
+
+MISSED_STATUSES = ("canceled", "timeout", "busy")
+
+
+class HistoryEntry(models.Model):
+    """One line of one user's call history: written for both parties when a call's bill is final.
+
+    The bill itself is the `Call`; these rows exist so that every history page and filter is one
+    index range scan, whichever side of the call the user was on."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="history")
+    call = models.ForeignKey(Call, on_delete=models.CASCADE, related_name="history_entries")
+    other = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField()  # the call's start, the history's order
+    outgoing = models.BooleanField()
+    missed = models.BooleanField()
+    media = models.CharField(max_length=5, choices=Media.choices)  # as the bill reads: the final media
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "call"], name="history_once_per_user"),
+        ]
+        indexes = [
+            models.Index(fields=["user", "-created_at", "-id"], name="history_recent"),
+            models.Index(fields=["user", "outgoing", "-created_at", "-id"], name="history_direction"),
+            models.Index(fields=["user", "media", "-created_at", "-id"], name="history_media"),
+            models.Index(fields=["user", "other", "-created_at", "-id"], name="history_contact"),
+            models.Index(fields=["user", "-created_at", "-id"], condition=Q(missed=True),
+                         name="history_missed"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} {'→' if self.outgoing else '←'} {self.other} ({self.call_id})"

@@ -1,8 +1,12 @@
 """Read-only queries shared by the socket and the pages."""
 
+from dataclasses import dataclass
+from datetime import datetime
+from datetime import timezone as dt_timezone
+
 from django.db.models import Q, QuerySet
 
-from .models import Call, Line, User
+from .models import Call, HistoryEntry, Line, User
 
 
 def live_call_for(*, user_id: int) -> Call | None:
@@ -44,10 +48,10 @@ def search_users(*, user: User, query: str, limit: int = 50) -> QuerySet[User]:
 def recent_contacts(*, user_id: int, limit: int = 8) -> list[User]:
     """The people the user called or was called by, most recent first, each once."""
     seen: dict[int, User] = {}
-    for call in calls_for(user_id=user_id)[: limit * 10]:
-        other = call.callee if call.caller_id == user_id else call.caller
-        if other.pk not in seen and other.is_active:
-            seen[other.pk] = other
+    entries = HistoryEntry.objects.filter(user_id=user_id).select_related("other")
+    for entry in entries.order_by("-created_at", "-id")[: limit * 10]:
+        if entry.other_id not in seen and entry.other.is_active:
+            seen[entry.other_id] = entry.other
             if len(seen) == limit:
                 break
     return list(seen.values())
@@ -75,14 +79,94 @@ def format_duration(seconds: int) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
 
 
-def bill_row(call: Call, *, viewer_id: int) -> dict:
-    """One history row from the viewer's side."""
-    outgoing = call.caller_id == viewer_id
+def bill_row(entry: HistoryEntry) -> dict:
+    """One history row, from its owner's side."""
+    call = entry.call
     return {
+        "entry": entry,
         "call": call,
-        "other": call.callee if outgoing else call.caller,
-        "direction": "Outgoing" if outgoing else "Incoming",
-        "text": bill_text(call, viewer_id=viewer_id),
-        "missed": not outgoing and call.status in {"canceled", "timeout", "busy"},
+        "other": entry.other,
+        "direction": "Outgoing" if entry.outgoing else "Incoming",
+        "text": bill_text(call, viewer_id=entry.user_id),
+        "missed": entry.missed,
         "duration": format_duration(int(call.duration.total_seconds())),
     }
+
+
+HISTORY_FILTERS = ("all", "missed", "outgoing", "incoming")
+PAGE_SIZE = 25
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """Where a history page ends: the last row's start time and id (keyset pagination)."""
+
+    created_at: datetime
+    id: int
+
+    def encode(self) -> str:
+        return f"{int(self.created_at.timestamp() * 1_000_000)}.{self.id}"
+
+    @classmethod
+    def decode(cls, text: str) -> "Cursor":
+        """Parse a cursor; ValueError if it is not one."""
+        micros, _, entry_id = text.partition(".")
+        moment = datetime.fromtimestamp(int(micros) / 1_000_000, tz=dt_timezone.utc)
+        return cls(created_at=moment, id=int(entry_id))
+
+
+def history_for(
+    *,
+    user_id: int,
+    filter: str = "all",
+    media: str = "",
+    contact_id: int | None = None,
+    contact_query: str = "",
+    before: Cursor | None = None,
+    newer_than: int | None = None,
+    limit: int = PAGE_SIZE,
+) -> QuerySet[HistoryEntry]:
+    """A page of the user's history, newest first; each filter is one index range scan."""
+    qs = HistoryEntry.objects.filter(user_id=user_id)
+    if filter == "missed":
+        qs = qs.filter(missed=True)
+    elif filter == "outgoing":
+        qs = qs.filter(outgoing=True)
+    elif filter == "incoming":
+        qs = qs.filter(outgoing=False)
+    if media:
+        qs = qs.filter(media=media)
+    if contact_id is not None:
+        qs = qs.filter(other_id=contact_id)
+    if contact_query:
+        # Resolve names to a few user ids first, so the history scan stays on its index.
+        ids = list(
+            User.objects.filter(Q(username__icontains=contact_query) | Q(display_name__icontains=contact_query))
+            .values_list("pk", flat=True)[:200]
+        )
+        qs = qs.filter(other_id__in=ids)
+    if before is not None:
+        # The redundant `<=` bound lets the database start its index scan at the cursor.
+        qs = qs.filter(created_at__lte=before.created_at).filter(
+            Q(created_at__lt=before.created_at) | Q(id__lt=before.id)
+        )
+    if newer_than is not None:
+        qs = qs.filter(id__gt=newer_than)
+    return qs.select_related("call", "other").order_by("-created_at", "-id")[:limit]
+
+
+def history_page(*, limit: int = PAGE_SIZE, **filters) -> tuple[list[dict], Cursor | None]:
+    """Rows of one page and the cursor of the next (None on the last page)."""
+    entries = list(history_for(limit=limit + 1, **filters))
+    more = len(entries) > limit
+    entries = entries[:limit]
+    cursor = Cursor(entries[-1].created_at, entries[-1].pk) if more else None
+    return [bill_row(e) for e in entries], cursor
+
+
+def missed_count(*, user: User) -> int:
+    """Missed calls since the user last opened their history."""
+    qs = HistoryEntry.objects.filter(user_id=user.pk, missed=True)
+    if user.history_seen_at is not None:
+        qs = qs.filter(created_at__gt=user.history_seen_at)
+    return qs.count()

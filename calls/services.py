@@ -13,7 +13,7 @@ from django.utils import timezone
 from . import errors
 from .errors import CallError
 from .events import announce
-from .models import LIVE, Call, CallState, Line, Media, User
+from .models import LIVE, MISSED_STATUSES, Call, CallState, HistoryEntry, Line, Media, User
 from .states import Event, IllegalTransition, Role, State, Transition, transition
 
 _STATE_WORDS = {
@@ -66,7 +66,19 @@ def _apply(
     for name, value in fields.items():
         setattr(call, name, value)
     if result.ends_call:
-        Line.objects.filter(call=call).delete()
+        _file_bill(call)
+
+
+def _file_bill(call: Call) -> None:
+    """A call just ended: free both lines and file the bill in both parties' histories."""
+    Line.objects.filter(call=call).delete()
+    missed = call.status in MISSED_STATUSES
+    HistoryEntry.objects.bulk_create([
+        HistoryEntry(user_id=call.caller_id, call=call, other_id=call.callee_id, outgoing=True,
+                     missed=False, created_at=call.created_at, media=call.media),
+        HistoryEntry(user_id=call.callee_id, call=call, other_id=call.caller_id, outgoing=False,
+                     missed=missed, created_at=call.created_at, media=call.media),
+    ])
 
 
 def _bill_fields(result: Transition, *, now: datetime, ended_by: User | None) -> dict[str, Any]:
@@ -124,7 +136,7 @@ def call_invite(
             Call.objects.filter(pk=call.pk).update(**fields)
             for name, value in fields.items():
                 setattr(call, name, value)
-            Line.objects.filter(call=call).delete()
+            _file_bill(call)
             announce(call, "call.ended")
             return call
         announce(call, "call.ringing")

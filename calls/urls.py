@@ -8,4 +8,8 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("search/", views.search, name="search"),
     path("history/", views.history, name="history"),
+    path("history/with/<int:contact_id>/", views.history, name="history_contact"),
+    path("history/new/", views.history_new_rows, name="history_new"),
+    path("history/badge/", views.missed_badge, name="missed_badge"),
+    path("history/export.csv", views.history_export, name="history_export"),
 ]

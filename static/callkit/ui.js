@@ -248,6 +248,7 @@ kit.addEventListener("ended", (e) => {
   show("ended");
   root.hidden = false;
 });
+kit.addEventListener("ended", () => refreshHistory());
 kit.addEventListener("error", (e) => setError(e.detail.message));
 kit.addEventListener("connection", (e) => {
   root.dataset.connection = e.detail.state;
@@ -338,5 +339,36 @@ root.addEventListener("change", async (event) => {
     setError(error.message);
   }
 });
+
+// --- the page around the call UI: live history rows, the missed-call badge, the time zone ---
+
+/** A call just ended: add its row to an open history page and update the badge. */
+function refreshHistory() {
+  const htmx = window.htmx;
+  if (!htmx) return;
+  const list = document.querySelector("[data-history-live]");
+  if (list) {
+    const newest = list.querySelector("[data-entry-id]")?.dataset.entryId ?? "0";
+    const url = `${list.dataset.newUrl}&newer_than=${encodeURIComponent(newest)}`;
+    htmx.ajax("GET", url, { target: list, swap: "afterbegin" }).then(() => {
+      list.parentElement?.querySelector(".empty")?.remove();
+      updateBadge();
+    });
+  } else {
+    updateBadge();
+  }
+}
+
+function updateBadge() {
+  const badge = document.getElementById("missed-badge");
+  if (badge) window.htmx.ajax("GET", badge.dataset.url, { target: badge, swap: "outerHTML" });
+}
+
+try {
+  const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  if (zone) document.cookie = `tz=${encodeURIComponent(zone)}; path=/; max-age=31536000; samesite=lax`;
+} catch {
+  /* no Intl time zone: times stay in UTC */
+}
 
 kit.connect().catch((error) => setError(error.message));

@@ -15,8 +15,10 @@ class UserAdmin(BaseUserAdmin):
 
 @admin.register(Call)
 class CallAdmin(admin.ModelAdmin):
-    list_display = ("id", "caller", "callee", "initial_media", "state", "status", "created_at", "duration")
-    list_filter = ("status", "state", "initial_media", "created_at")
+    list_display = ("id", "caller", "callee", "media", "state", "status", "end_reason", "created_at", "duration")
+    list_filter = ("status", "state", "media", "initial_media", "end_reason", "created_at")
+    date_hierarchy = "created_at"
+    show_full_result_count = False  # no COUNT(*) over a million bills on every page
     search_fields = ("caller__username", "callee__username", "caller__display_name", "callee__display_name")
     list_select_related = ("caller", "callee")
 

@@ -55,16 +55,20 @@ class CallConsumer(AsyncJsonWebsocketConsumer):
         self.user = user
         # call id -> the peer's channel (None until the other side has answered)
         self.held: dict[str, str | None] = {}
+        # Calls this connection saw end: a late event (another process, out of order) must not
+        # make one live again here.
+        self.ended: set[str] = set()
         self.bucket = TokenBucket(RATE_BURST, RATE_PER_SECOND)
         await self.channel_layer.group_add(user_group(user.pk), self.channel_name)
         await self.accept()
-        timekeeper()
+        timekeeper().channels.add(self.channel_name)
         await self.send_json(await self._state_message("hello"))
 
     async def disconnect(self, code: int) -> None:
         if not hasattr(self, "user"):
             return
         await self.channel_layer.group_discard(user_group(self.user.pk), self.channel_name)
+        timekeeper().channels.discard(self.channel_name)
         for call_id in list(self.held):
             call = await database_sync_to_async(services.call_party_away)(
                 call_id=call_id, user_id=self.user.pk, channel=self.channel_name
@@ -228,6 +232,10 @@ class CallConsumer(AsyncJsonWebsocketConsumer):
 
     async def call_event(self, event: dict[str, Any]) -> None:
         call, channels, kind = event["call"], event["channels"], event["event"]
+        if call["id"] in self.ended:
+            return
+        if call["state"] == "ended":
+            self.ended.add(call["id"])
         role = _role_in(call, self.user.pk)
         other = "callee" if role == "caller" else "caller"
         mine = channels[role] == self.channel_name

@@ -119,16 +119,20 @@ def call_invite(
             created_at=now,
             ring_deadline=now + timedelta(seconds=ring_for),
             caller_channel=channel,
+            caller_seen_at=now,
         )
-        try:
-            with transaction.atomic():
-                Line.objects.create(user=caller, call=call)
-        except IntegrityError:
-            raise CallError("already_in_call", "You are already in a call.") from None
-        try:
-            with transaction.atomic():
-                Line.objects.create(user=callee, call=call)
-        except IntegrityError:
+        # Take both lines in user-id order, so two invites between the same two people
+        # (each calling the other) queue up on PostgreSQL instead of deadlocking.
+        busy = False
+        for user_id in sorted((caller.pk, callee.pk)):
+            try:
+                with transaction.atomic():
+                    Line.objects.create(user_id=user_id, call=call)
+            except IntegrityError:
+                if user_id == caller.pk:
+                    raise CallError("already_in_call", "You are already in a call.") from None
+                busy = True
+        if busy:
             # The callee is in a call: this one never rang, and both parties get its bill.
             fields = {"state": State.ENDED.value, **_bill_fields(
                 transition(State.NEW, Event.BUSY, Role.SYSTEM), now=now, ended_by=None
@@ -150,7 +154,11 @@ def call_accept(*, call_id: UUID | str, user: User, channel: str) -> Call:
         now = timezone.now()
         if call.state == CallState.RINGING and call.ring_deadline <= now:
             raise errors.invalid_state("The call is no longer ringing.")  # the clock ends it
-        _apply(call, Event.ACCEPT, _role(call, user), now=now, answered_at=now, callee_channel=channel)
+        if call.state == CallState.RINGING and call.caller_gone_deadline is not None:
+            # Nobody would be on the other end: the caller's tab has gone (the clock cancels it).
+            raise errors.invalid_state("The caller has left.")
+        _apply(call, Event.ACCEPT, _role(call, user), now=now, answered_at=now, callee_channel=channel,
+               callee_seen_at=now)
         announce(call, "call.accepted")
     return call
 
@@ -236,7 +244,9 @@ def call_answer_switch(*, call_id: UUID | str, user: User, accept: bool) -> Call
     return call
 
 
-def call_party_away(*, call_id: UUID | str, user_id: int, channel: str) -> Call | None:
+def call_party_away(
+    *, call_id: UUID | str, user_id: int, channel: str, now: datetime | None = None
+) -> Call | None:
     """The connection holding a party's side closed: start its grace period, if it still held it."""
     with transaction.atomic():
         try:
@@ -249,7 +259,7 @@ def call_party_away(*, call_id: UUID | str, user_id: int, channel: str) -> Call 
         grace = (
             settings.CALLKIT_RING_GRACE if call.state == CallState.RINGING else settings.CALLKIT_GRACE
         )
-        deadline = timezone.now() + timedelta(seconds=grace)
+        deadline = (now or timezone.now()) + timedelta(seconds=grace)
         updated = Call.objects.filter(
             pk=call.pk, state=call.state, **{f"{role}_channel": channel}
         ).update(**{f"{role}_gone_deadline": deadline})
@@ -269,7 +279,8 @@ def call_resume(*, call_id: UUID | str, user: User, channel: str, fresh: bool = 
             raise errors.invalid_state(_STATE_WORDS[State.ENDED])
         if call.state == CallState.RINGING and role is Role.CALLEE:
             raise errors.invalid_state("Answer the call instead.")
-        changes = {f"{role}_channel": channel, f"{role}_gone_deadline": None}
+        changes = {f"{role}_channel": channel, f"{role}_gone_deadline": None,
+                   f"{role}_seen_at": timezone.now()}
         updated = Call.objects.filter(pk=call.pk, state=call.state).update(**changes)
         if updated != 1:
             raise errors.invalid_state("The call changed meanwhile.")
@@ -311,9 +322,32 @@ def call_expire(*, call_id: UUID | str, now: datetime | None = None) -> Call | N
     return call
 
 
+def calls_heartbeat(*, channels: list[str], now: datetime | None = None) -> None:
+    """A process says the connections it holds are alive (two updates, however many calls)."""
+    if not channels:
+        return
+    now = now or timezone.now()
+    for role in ("caller", "callee"):
+        Call.objects.filter(state__in=LIVE, **{f"{role}_channel__in": channels}).update(
+            **{f"{role}_seen_at": now}
+        )
+
+
+def _stale_holders(now: datetime) -> None:
+    """Sides held by a process that stopped its heartbeat (it died) start their grace period."""
+    stale = now - timedelta(seconds=3 * settings.CALLKIT_SWEEP_INTERVAL)
+    for role in ("caller", "callee"):
+        calls = Call.objects.filter(
+            state__in=LIVE, **{f"{role}_gone_deadline": None, f"{role}_seen_at__lt": stale}
+        ).exclude(**{f"{role}_channel": ""})
+        for call_id, user_id, channel in calls.values_list("pk", f"{role}_id", f"{role}_channel"):
+            call_party_away(call_id=call_id, user_id=user_id, channel=channel, now=now)
+
+
 def calls_sweep(*, now: datetime | None = None) -> list[Call]:
     """End every live call whose deadline has passed; safe to run in many processes at once."""
     now = now or timezone.now()
+    _stale_holders(now)
     due = Call.objects.filter(state__in=LIVE).filter(
         Q(state=CallState.RINGING, ring_deadline__lte=now)
         | Q(caller_gone_deadline__lte=now)

@@ -1,5 +1,6 @@
 """Per-process clock that ends calls at their deadlines: woken exactly when a deadline is due,
-and sweeping every CALLKIT_SWEEP_INTERVAL seconds for calls whose own process died."""
+and every CALLKIT_SWEEP_INTERVAL seconds it renews the heartbeat of the calls its connections
+hold and sweeps for overdue calls, including those whose process died (no heartbeat)."""
 
 import asyncio
 import logging
@@ -25,6 +26,7 @@ class Timekeeper:
     def __init__(self) -> None:
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
+        self.channels: set[str] = set()  # this process's open connections, for the heartbeat
 
     def start(self) -> None:
         if self._task is None or self._task.done():
@@ -53,6 +55,7 @@ class Timekeeper:
                 pass
             self._wake.clear()
             try:
+                await database_sync_to_async(services.calls_heartbeat)(channels=list(self.channels))
                 ended = await database_sync_to_async(services.calls_sweep)()
             except Exception:  # a database blip must not stop the clock
                 log.exception("sweep failed; trying again at the next tick")

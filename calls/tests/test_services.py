@@ -312,3 +312,52 @@ def test_race_timeout_vs_accept(alice, bob, attempt):
         assert outcomes[0] == "ok"
     else:
         assert row.status == "timeout" and outcomes[0] == "error"
+
+
+def test_accept_is_refused_while_the_caller_is_away(alice, bob):
+    call = invite(alice, bob)
+    services.call_party_away(call_id=call.pk, user_id=alice.pk, channel="chan-caller")
+    with pytest.raises(CallError) as info:
+        services.call_accept(call_id=call.pk, user=bob, channel="chan-bob")
+    assert info.value.code == "invalid_state" and fresh(call).state == "ringing"
+
+
+@pytest.mark.parametrize("attempt", range(3))
+def test_race_two_people_calling_each_other_does_not_deadlock(alice, bob, attempt):
+    outcomes, results = race(
+        lambda: invite(alice, bob, channel="a"),
+        lambda: invite(bob, alice, channel="b"),
+    )
+    # One rings; the other was already in that call by then (or, on SQLite, saw it as busy).
+    assert "ok" in outcomes
+    assert all(r[0] == "ok" or r[1] == "already_in_call" for r in results)
+    assert Call.objects.filter(state="ringing").count() == 1
+
+
+def test_a_side_whose_process_died_is_ended_after_grace(alice, bob, settings):
+    settings.CALLKIT_SWEEP_INTERVAL = 5
+    settings.CALLKIT_GRACE = 15
+    call = invite(alice, bob)
+    services.call_accept(call_id=call.pk, user=bob, channel="proc-b!1")
+    start = timezone.now()
+    # Alice's process keeps beating; Bob's died right after the answer.
+    services.calls_heartbeat(channels=["chan-caller"], now=start + timedelta(seconds=20))
+    assert services.calls_sweep(now=start + timedelta(seconds=20)) == []
+    row = fresh(call)
+    assert row.callee_gone_deadline is not None and row.caller_gone_deadline is None  # bob's grace runs
+    assert services.calls_sweep(now=row.callee_gone_deadline) != []
+    row = fresh(call)
+    assert (row.status, row.end_reason, row.ended_by_id) == ("completed", "connection_lost", bob.pk)
+
+
+def test_heartbeat_keeps_a_quiet_call_alive(alice, bob, settings):
+    settings.CALLKIT_SWEEP_INTERVAL = 5
+    call = invite(alice, bob)
+    services.call_accept(call_id=call.pk, user=bob, channel="chan-bob")
+    start = timezone.now()
+    for minute in range(1, 4):
+        moment = start + timedelta(minutes=minute)
+        services.calls_heartbeat(channels=["chan-caller", "chan-bob"], now=moment)
+        assert services.calls_sweep(now=moment) == []
+    row = fresh(call)
+    assert row.state == "active" and row.caller_gone_deadline is None and row.callee_gone_deadline is None

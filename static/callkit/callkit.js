@@ -183,7 +183,7 @@ export class CallKit extends EventTarget {
       this._emit("error", { code: error.code, message: error.message });
       throw error;
     }
-    if (!call.localMedia.camera && call.media === "video") this._sendMediaState(call, { camera: false });
+    this._sendMediaStateIfChanged(call);
     return call;
   }
 
@@ -341,7 +341,7 @@ export class CallKit extends EventTarget {
       if (live.state === "ended") {
         if (previous !== "ended") this._onEnded(current, previous);
       } else if (current.thisDevice) {
-        this._resume(current); // this tab held the call before the socket dropped: take it back
+        this._afterReconnect(current, previous, live);
       }
     } else if (live && live.state !== "ended") {
       const call = this._adopt(live, message.role, false);
@@ -354,11 +354,23 @@ export class CallKit extends EventTarget {
     if (message.type === "hello") this._emit("ready", { user: this.user });
   }
 
-  async _resume(call) {
-    try {
-      await this.signaling.request({ type: "call.resume", call_id: call.id });
-    } catch (error) {
-      this._emit("error", { code: error.code, message: error.message });
+  /** Our socket came back while this tab held `call`: take it back, unless someone else has. */
+  _afterReconnect(call, previous, live) {
+    const ours = live.away.includes(call.role);
+    if (!ours) {
+      // Another tab of ours holds the call now.
+      call.thisDevice = false;
+      this._teardownMedia(call);
+      this._emit("moved", { call });
+      return;
+    }
+    this._emitState(call, previous);
+    if (live.state === "active" && (!this._peer || call.connection !== "connected")) {
+      // Media never connected (e.g. it was answered while we were offline): start it afresh.
+      this.rejoin().catch(() => {});
+      if (previous === "ringing") this._emit("accepted", { call });
+    } else {
+      this._request({ type: "call.resume", call_id: call.id }).catch(() => {});
     }
   }
 
@@ -371,7 +383,8 @@ export class CallKit extends EventTarget {
     }
     const previous = call.state;
     const wasHere = call.thisDevice;
-    this._update(call, info);
+    if (!this._update(call, info)) return; // a late event for a call that has ended
+    if (previous === "ended") return; // ended twice: the bill was already given
     call.thisDevice = message.this_device;
 
     switch (message.type) {
@@ -381,7 +394,10 @@ export class CallKit extends EventTarget {
       case "call.incoming":
         return this._emit("incoming", { call });
       case "call.accepted":
-        if (call.role === "caller" && call.thisDevice && !this._peer) this._startPeer(call, { polite: true, offer: false });
+        if (call.role === "caller" && call.thisDevice && !this._peer) {
+          this._startPeer(call, { polite: true, offer: false });
+          this._sendMediaStateIfChanged(call);
+        }
         this._emitState(call, previous);
         return this._emit("accepted", { call });
       case "call.answered_elsewhere":
@@ -430,6 +446,10 @@ export class CallKit extends EventTarget {
     await this._request({ type: "call.resume", call_id: call.id, fresh: true });
     call.thisDevice = true;
     const { stream } = await this._openMedia(call.media);
+    if (!this._holds(call)) {
+      stopStream(stream); // it ended, or another tab took it, while the camera opened
+      return call;
+    }
     call.localStream = stream;
     call.localMedia = { ...call.localMedia, camera: stream.getVideoTracks().length > 0 };
     this._emit("localstream", { call, stream });
@@ -450,6 +470,9 @@ export class CallKit extends EventTarget {
   // --- media ----------------------------------------------------------------------------
 
   _startPeer(call, { polite, offer }) {
+    clearTimeout(this._failTimer);
+    this._failTimer = null;
+    if (this._peer) this._peer.destroy();
     const peer = new Peer({
       polite,
       iceServers: this.options.iceServers ?? this.config?.ice_servers ?? [],
@@ -527,6 +550,10 @@ export class CallKit extends EventTarget {
       } else if (!call.localStream.getVideoTracks().length) {
         try {
           const track = await openCamera(this.devices.cameraId ? { deviceId: { exact: this.devices.cameraId } } : true);
+          if (!this._holds(call)) {
+            track.stop(); // the call ended (or moved) while the camera opened
+            return;
+          }
           call.localStream.addTrack(track);
           if (this._peer) await this._peer.addTrack(track, call.localStream);
           call.localMedia = { ...call.localMedia, camera: true };
@@ -541,7 +568,16 @@ export class CallKit extends EventTarget {
     this._emit("calltypechanged", { call, media });
   }
 
+  /** Whether media for `call` still belongs on this tab (checked after every await). */
+  _holds(call) {
+    return this.currentCall === call && call.state !== "ended" && call.thisDevice;
+  }
+
   async _replaceLocalTrack(call, track) {
+    if (!this._holds(call) || !call.localStream) {
+      track.stop(); // the call ended (or moved) while the device opened
+      return;
+    }
     const stream = call.localStream;
     for (const old of stream.getTracks().filter((t) => t.kind === track.kind)) {
       stream.removeTrack(old);
@@ -587,6 +623,14 @@ export class CallKit extends EventTarget {
     stopStream(call.localStream);
   }
 
+  /** Once answered, tell the other side of a mute or camera-off chosen before. */
+  _sendMediaStateIfChanged(call) {
+    const fields = {};
+    if (!call.localMedia.mic) fields.mic = false;
+    if (!call.localMedia.camera && call.media === "video") fields.camera = false;
+    if (Object.keys(fields).length) this._sendMediaState(call, fields);
+  }
+
   _sendMediaState(call, fields) {
     this.signaling.request({ type: "call.media", call_id: call.id, ...fields }).catch((error) =>
       this._emit("error", { code: error.code, message: error.message }),
@@ -606,8 +650,11 @@ export class CallKit extends EventTarget {
     return call;
   }
 
+  /** Take the server's newer snapshot; an ended call stays ended (late events may arrive). */
   _update(call, info) {
+    if (call.info.state === "ended" && info.state !== "ended") return false;
     call.info = info;
+    return true;
   }
 
   _emitState(call, previous) {

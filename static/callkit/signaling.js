@@ -88,7 +88,8 @@ export class Signaling extends EventTarget {
       clearTimeout(pending.timer);
       if (message.type === "error") pending.reject(new SignalingError(message.code, message.message));
       else pending.resolve(message);
-      if (message.type === "ack") return;
+      // Its requester has the answer; an ack or error concerns nobody else.
+      if (message.type === "ack" || message.type === "error") return;
     }
     this._emit("message", message);
   }

@@ -15,6 +15,7 @@ const $$ = (name) => root.querySelectorAll(`[data-ck="${name}"]`);
 const action = (name) => root.querySelector(`[data-ck-action="${name}"]`);
 const video = { remote: $("remote-video"), local: $("local-video"), preview: $("preview") };
 let timer = null;
+let autoRejoined = false;
 let titleTimer = null;
 const baseTitle = () => document.title.replace(/^📞 .*? · /, "");
 
@@ -90,7 +91,10 @@ function render(call) {
       ? `Calling ${call.peer.name} on another device.`
       : `In a call with ${call.peer.name} on another device.`;
     action("join").hidden = call.state !== "active";
-    if (held && call.state === "active") rejoin(); // this very tab was reloaded
+    if (held && call.state === "active" && !autoRejoined) {
+      autoRejoined = true; // once per page load: this very tab was reloaded mid-call
+      rejoin();
+    }
   }
   if (view === "incall") startTimer();
   else stopTimer();
@@ -175,6 +179,7 @@ async function rejoin() {
 
 // --- SDK events ----------------------------------------------------------------------------
 
+kit.addEventListener("moved", () => sessionStorage.removeItem(HELD_KEY)); // before render: no auto-rejoin
 for (const type of ["incoming", "ringing", "accepted", "answeredelsewhere", "statechange", "back", "moved"]) {
   kit.addEventListener(type, (e) => render(e.detail.call));
 }
@@ -186,7 +191,6 @@ kit.addEventListener("answeredelsewhere", () => {
   root.hidden = false;
 });
 kit.addEventListener("moved", () => {
-  sessionStorage.removeItem(HELD_KEY);
   attach(video.remote, null);
   attach(video.local, null);
 });

@@ -377,14 +377,17 @@ export class CallKit extends EventTarget {
   _onCallEvent(message) {
     const info = message.call;
     let call = this.currentCall;
+    let previous = null;
+    let wasHere = false;
     if (!call || call.id !== info.id) {
       if (message.type === "call.ended" && call && call.state !== "ended") return; // not ours
       call = this._adopt(info, message.role, message.this_device);
+    } else {
+      previous = call.state;
+      wasHere = call.thisDevice;
+      if (previous === "ended") return; // a late event for a call that has ended
+      this._update(call, info);
     }
-    const previous = call.state;
-    const wasHere = call.thisDevice;
-    if (!this._update(call, info)) return; // a late event for a call that has ended
-    if (previous === "ended") return; // ended twice: the bill was already given
     call.thisDevice = message.this_device;
 
     switch (message.type) {

@@ -157,6 +157,15 @@ def open_page(browser, server, users):
         page.evaluate(STATS_JS)
         return page
 
+    def another_tab(page: Page) -> Page:
+        """A second tab of the same signed-in browser (same cookies, its own socket)."""
+        tab = page.context.new_page()
+        tab.goto("/")
+        poll(tab, "() => window.callkit?.connectionState === 'open'", what="the socket to open")
+        tab.evaluate(STATS_JS)
+        return tab
+
+    open_.another_tab = another_tab
     yield open_
     for context in contexts:
         context.close()

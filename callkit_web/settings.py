@@ -174,6 +174,8 @@ CALLKIT_GRACE = env_float("CALLKIT_GRACE", 15, 0.5, 300)
 CALLKIT_RING_GRACE = env_float("CALLKIT_RING_GRACE", 5, 0.5, 60)
 # How often each server process looks for calls whose deadline passed (a process died).
 CALLKIT_SWEEP_INTERVAL = env_float("CALLKIT_SWEEP_INTERVAL", 5, 0.1, 300)
+# Invites one user may place in a minute (ringing someone is what a pest would abuse).
+CALLKIT_INVITES_PER_MINUTE = int(env_float("CALLKIT_INVITES_PER_MINUTE", 10, 1, 10_000))
 # ICE servers handed to browsers (RTCIceServer objects as JSON); empty works on a LAN.
 try:
     CALLKIT_ICE_SERVERS = json.loads(os.environ.get("CALLKIT_ICE_SERVERS", "[]"))

@@ -4,6 +4,8 @@ import os
 
 os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-secret-key")
 os.environ.setdefault("CALLKIT_RING_TIMEOUT", "30")
+# Tests place many calls a minute; the limit itself has its own test.
+os.environ.setdefault("CALLKIT_INVITES_PER_MINUTE", "10000")
 
 from .settings import *  # noqa: E402,F403
 

@@ -107,6 +107,10 @@ def call_invite(
     if callee is None:
         raise CallError("unknown_user", "No such user.")
     now = timezone.now()
+    # Counted from the bills themselves, so the limit holds across every server process.
+    recent = Call.objects.filter(caller=caller, created_at__gt=now - timedelta(minutes=1)).count()
+    if recent >= settings.CALLKIT_INVITES_PER_MINUTE:
+        raise CallError("rate_limited", "Too many calls in the last minute; wait a little.")
     ring_for = timeout if timeout is not None else settings.CALLKIT_RING_TIMEOUT
     transition(State.NEW, Event.INVITE, Role.CALLER)
     with transaction.atomic():

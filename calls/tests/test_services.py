@@ -361,3 +361,15 @@ def test_heartbeat_keeps_a_quiet_call_alive(alice, bob, settings):
         assert services.calls_sweep(now=moment) == []
     row = fresh(call)
     assert row.state == "active" and row.caller_gone_deadline is None and row.callee_gone_deadline is None
+
+
+def test_invites_are_rate_limited_per_user(alice, bob, carol, settings):
+    settings.CALLKIT_INVITES_PER_MINUTE = 3
+    for _ in range(3):
+        call = invite(alice, bob)
+        services.call_cancel(call_id=call.pk, user=alice)
+    with pytest.raises(CallError) as info:
+        invite(alice, carol)
+    assert info.value.code == "rate_limited"
+    assert Call.objects.filter(caller=alice).count() == 3  # the refused one left no bill
+    invite(carol, alice)  # others are not affected

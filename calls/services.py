@@ -98,7 +98,8 @@ def _bill_fields(result: Transition, *, now: datetime, ended_by: User | None) ->
 def call_invite(
     *, caller: User, callee_id: int, media: str, channel: str, timeout: float | None = None
 ) -> Call:
-    """Start ringing `callee_id`; a callee already in a call makes a `busy` bill at once."""
+    """Start ringing `callee_id`; a callee already in a call makes a `busy` bill at once, and a
+    callee who is ringing us right now (both called at once) gets that call answered instead."""
     if callee_id == caller.pk:
         raise CallError("self_call", "You cannot call yourself.")
     if media not in Media.values:
@@ -112,6 +113,30 @@ def call_invite(
     if recent >= settings.CALLKIT_INVITES_PER_MINUTE:
         raise CallError("rate_limited", "Too many calls in the last minute; wait a little.")
     ring_for = timeout if timeout is not None else settings.CALLKIT_RING_TIMEOUT
+    glare = _glare(caller, callee_id)
+    if glare is not None:
+        return call_accept(call_id=glare.pk, user=caller, channel=channel)
+    try:
+        return _place(caller=caller, callee=callee, media=media, channel=channel, ring_for=ring_for, now=now)
+    except _Glare as exc:
+        return call_accept(call_id=exc.call_id, user=caller, channel=channel)
+
+
+class _Glare(Exception):
+    """Both people called each other at the same moment: the other call is the one to keep."""
+
+    def __init__(self, call_id):
+        super().__init__(str(call_id))
+        self.call_id = call_id
+
+
+def _glare(caller: User, callee_id: int) -> Call | None:
+    """The call that `callee_id` is ringing `caller` with right now, if any."""
+    return Call.objects.filter(state=CallState.RINGING, caller_id=callee_id, callee_id=caller.pk).first()
+
+
+def _place(*, caller: User, callee: User, media: str, channel: str, ring_for: float, now: datetime) -> Call:
+    """Store a ringing call holding both lines, or a busy bill if the callee's line is taken."""
     transition(State.NEW, Event.INVITE, Role.CALLER)
     with transaction.atomic():
         call = Call.objects.create(
@@ -133,6 +158,11 @@ def call_invite(
                 with transaction.atomic():
                     Line.objects.create(user_id=user_id, call=call)
             except IntegrityError:
+                # The line is taken; if by the other's call to us (it committed while we
+                # waited for its lock), answer that one instead: one call, not two busy ones.
+                glare = _glare(caller, callee.pk)
+                if glare is not None:
+                    raise _Glare(glare.pk) from None
                 if user_id == caller.pk:
                     raise CallError("already_in_call", "You are already in a call.") from None
                 busy = True

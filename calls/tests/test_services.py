@@ -322,16 +322,27 @@ def test_accept_is_refused_while_the_caller_is_away(alice, bob):
     assert info.value.code == "invalid_state" and fresh(call).state == "ringing"
 
 
-@pytest.mark.parametrize("attempt", range(3))
-def test_race_two_people_calling_each_other_does_not_deadlock(alice, bob, attempt):
+def test_glare_calling_someone_who_is_ringing_you_answers_their_call(alice, bob):
+    theirs = invite(alice, bob, channel="alice-tab")
+    merged = services.call_invite(caller=bob, callee_id=alice.pk, media="audio", channel="bob-tab")
+    assert merged.pk == theirs.pk
+    row = fresh(theirs)
+    assert (row.state, row.caller_id, row.callee_channel, row.media) == ("active", alice.pk, "bob-tab", "video")
+    assert Call.objects.count() == 1
+
+
+@pytest.mark.parametrize("attempt", range(5))
+def test_race_glare_ends_as_one_connected_call(alice, bob, attempt):
     outcomes, results = race(
         lambda: invite(alice, bob, channel="a"),
         lambda: invite(bob, alice, channel="b"),
     )
-    # One rings; the other was already in that call by then (or, on SQLite, saw it as busy).
-    assert "ok" in outcomes
-    assert all(r[0] == "ok" or r[1] == "already_in_call" for r in results)
-    assert Call.objects.filter(state="ringing").count() == 1
+    assert outcomes == ["ok", "ok"]
+    assert results[0][1].pk == results[1][1].pk  # both got the same call
+    assert Call.objects.count() == 1
+    row = Call.objects.get()
+    assert row.state == "active" and {row.caller_channel, row.callee_channel} == {"a", "b"}
+    assert sorted(lines()) == sorted([alice.pk, bob.pk])
 
 
 def test_a_side_whose_process_died_is_ended_after_grace(alice, bob, settings):

@@ -333,3 +333,18 @@ async def test_sync_by_id_returns_the_bill_of_a_call_that_ended_meanwhile(open_t
     assert (state["call"]["status"], state["role"], state["ref"]) == ("completed", "caller", "s")
     c = await open_tab(carol)
     assert (await c.error("sync", call_id=call["id"]))["code"] == "not_found"
+
+
+async def test_glare_over_the_socket_is_one_connected_call(open_tab, alice, bob):
+    a, b = await open_tab(alice), await open_tab(bob)
+    await a.request("call.invite", to=bob.pk, media="video")
+    ringing = await a.expect("call.ringing")
+    await b.expect("call.incoming")
+    ack = await b.request("call.invite", to=alice.pk, media="audio")  # bob calls alice back at once
+    assert ack["call_id"] == ringing["call"]["id"]
+    for tab in (a, b):
+        accepted = await tab.expect("call.accepted")
+        assert accepted["this_device"] is True and accepted["call"]["state"] == "active"
+    await a.send(type="rtc.offer", call_id=ack["call_id"], sdp="glare-free")
+    assert (await b.recv())["sdp"] == "glare-free"
+    assert await database_sync_to_async(Call.objects.count)() == 1

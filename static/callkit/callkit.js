@@ -134,10 +134,14 @@ export class CallKit extends EventTarget {
    * @returns {Promise<Call>}
    */
   async call(user, { media = "video", timeout } = {}) {
-    if (this.currentCall && this.currentCall.state !== "ended") {
+    const to = typeof user === "object" ? user.id : Number(user);
+    const current = this.currentCall;
+    if (current && current.state === "ringing" && current.role === "callee" && current.peer.id === to) {
+      return this.accept(); // they are calling us right now: calling back is answering
+    }
+    if (current && current.state !== "ended") {
       throw new SignalingError("already_in_call", "You are already in a call.");
     }
-    const to = typeof user === "object" ? user.id : Number(user);
     const { stream, videoError } = await this._openMedia(media);
     if (videoError) this._emit("error", { code: videoError.code, message: `${videoError.message} The call goes on as audio.` });
     const callMedia = stream.getVideoTracks().length ? media : "audio";
@@ -153,7 +157,10 @@ export class CallKit extends EventTarget {
     }
     // The call.ringing (or, if busy, call.ended) event follows the ack; keep the media for it.
     this._pendingStream = { id: ack.call_id, stream };
-    if (this.currentCall?.id === ack.call_id) this._adoptPendingStream(this.currentCall);
+    // (If they called us at the same moment, the ack names their call: "accepted" follows.)
+    if (this.currentCall?.id === ack.call_id && this.currentCall.role === "caller") {
+      this._adoptPendingStream(this.currentCall);
+    }
     return this._waitForCall(ack.call_id);
   }
 
@@ -399,6 +406,11 @@ export class CallKit extends EventTarget {
       case "call.accepted":
         if (call.role === "caller" && call.thisDevice && !this._peer) {
           this._startPeer(call, { polite: true, offer: false });
+          this._sendMediaStateIfChanged(call);
+        } else if (call.role === "callee" && call.thisDevice && !this._peer && this._pendingStream?.id === call.id) {
+          // Glare: we called them as they called us; the server answered their call for us.
+          this._adoptPendingStream(call);
+          this._startPeer(call, { polite: false, offer: true });
           this._sendMediaStateIfChanged(call);
         }
         this._emitState(call, previous);
@@ -665,18 +677,16 @@ export class CallKit extends EventTarget {
   }
 
   _waitForCall(callId) {
-    const done = (call) => call && call.id === callId && (call.state === "ringing" || call.state === "ended");
+    const done = (call) => call && call.id === callId && ["ringing", "active", "ended"].includes(call.state) && (call.state !== "ringing" || call.role === "caller");
     if (done(this.currentCall)) return Promise.resolve(this.currentCall);
+    const events = ["ringing", "accepted", "ended"];
     return new Promise((resolve) => {
       const check = () => {
-        if (done(this.currentCall)) {
-          this.removeEventListener("ringing", check);
-          this.removeEventListener("ended", check);
-          resolve(this.currentCall);
-        }
+        if (!done(this.currentCall)) return;
+        for (const type of events) this.removeEventListener(type, check);
+        resolve(this.currentCall);
       };
-      this.addEventListener("ringing", check);
-      this.addEventListener("ended", check);
+      for (const type of events) this.addEventListener(type, check);
     });
   }
 

@@ -66,3 +66,14 @@ def test_reload_mid_call_rejoins_and_the_timer_goes_on(open_page):
     bob.get_by_role("button", name="Hang up").click()
     expect(alice.get_by_role("status")).to_have_text(re.compile(r"^Video call · 00:\d\d$"))
     assert Call.objects.count() == 1 and Call.objects.get().status == "completed"
+
+
+def test_glare_both_calling_at_once_is_one_call(open_page):
+    alice, bob = open_page("alice"), open_page("bob")
+    alice.get_by_role("button", name="Video call Bob Builder").click()
+    bob.get_by_role("button", name="Video call Alice Liddell").click()
+    for page in (alice, bob):
+        expect(page.get_by_role("button", name="Hang up")).to_be_visible(timeout=10000)
+    wait_growing(alice, "video", "framesDecoded")
+    wait_growing(bob, "video", "framesDecoded")
+    assert Call.objects.count() == 1 and Call.objects.get().state == "active"

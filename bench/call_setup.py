@@ -70,7 +70,7 @@ def main() -> None:
 
     tmp = tempfile.mkdtemp()
     env = dict(os.environ, DJANGO_SETTINGS_MODULE="callkit_web.settings", DJANGO_DEBUG="0",
-               DJANGO_SECRET_KEY="bench", DATABASE_URL=os.environ.get("DATABASE_URL", f"sqlite:///{tmp}/bench.sqlite3"))
+               DJANGO_SECRET_KEY="bench", DJANGO_SECURE_COOKIES="0", DATABASE_URL=os.environ.get("DATABASE_URL", f"sqlite:///{tmp}/bench.sqlite3"))
     subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env, check=True)
     subprocess.run([sys.executable, "manage.py", "demo_users"], cwd=ROOT, env=env, check=True, capture_output=True)
     port = free_port()

@@ -155,7 +155,28 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False
 SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# In production (DEBUG off) cookies go over HTTPS only and browsers are told to stay on HTTPS.
+# DJANGO_SECURE_COOKIES=0 serves a non-debug site over plain HTTP (tests, a LAN demo).
+SECURE_COOKIES = env_bool("DJANGO_SECURE_COOKIES", not DEBUG)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = SECURE_COOKIES
+SECURE_HSTS_SECONDS = int(env_float("DJANGO_HSTS_SECONDS", 31_536_000 if SECURE_COOKIES else 0, 0, 63_072_000))
+if env_bool("DJANGO_BEHIND_TLS_PROXY", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# One cache for every process when Redis is there (login throttling counts across processes).
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
+         "KEY_PREFIX": "callkit"}
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+# Failed logins allowed per username and per address in LOGIN_THROTTLE_WINDOW seconds.
+LOGIN_THROTTLE_LIMIT = int(env_float("CALLKIT_LOGIN_ATTEMPTS", 5, 1, 1000))
+LOGIN_THROTTLE_WINDOW = int(env_float("CALLKIT_LOGIN_WINDOW", 900, 10, 86_400))
 
 LOGGING = {
     "version": 1,

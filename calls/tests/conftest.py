@@ -116,24 +116,34 @@ class Tab:
         await self.comm.disconnect()
 
 
+async def _open(tabs: list, user: User | None, origin: str = ORIGIN, expect_hello: bool = True) -> "Tab":
+    headers = [(b"origin", origin.encode())] if origin else []
+    if user is not None:
+        cookie = await database_sync_to_async(session_cookie)(user)
+        headers.append((b"cookie", cookie.encode()))
+    comm = WebsocketCommunicator(application, "/ws/calls/", headers=headers)
+    tab = Tab(comm, user)
+    tabs.append(tab)
+    connected, _ = await comm.connect(timeout=5)
+    assert connected, "socket refused"
+    if expect_hello:
+        tab.hello = await tab.expect("hello")
+    return tab
+
+
+@pytest.fixture
+def open_tab_sync(db):
+    """open_tab for tests that run their own event loop per example (hypothesis)."""
+    return lambda user: _open([], user)
+
+
 @pytest.fixture
 async def open_tab():
     """open_tab(user) -> a connected Tab that has read its hello; all closed at the end."""
     tabs: list[Tab] = []
 
     async def open_(user: User | None, origin: str = ORIGIN, expect_hello: bool = True) -> Tab:
-        headers = [(b"origin", origin.encode())] if origin else []
-        if user is not None:
-            cookie = await database_sync_to_async(session_cookie)(user)
-            headers.append((b"cookie", cookie.encode()))
-        comm = WebsocketCommunicator(application, "/ws/calls/", headers=headers)
-        tab = Tab(comm, user)
-        tabs.append(tab)
-        connected, _ = await comm.connect(timeout=5)
-        assert connected, "socket refused"
-        if expect_hello:
-            tab.hello = await tab.expect("hello")
-        return tab
+        return await _open(tabs, user, origin, expect_hello)
 
     yield open_
     for tab in tabs:

@@ -1,0 +1,87 @@
+"""Random JSON thrown at the socket: every frame gets a coded error or a harmless answer, the
+connection survives, nothing is stored and nothing reaches anyone else."""
+
+import json
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
+from channels.layers import channel_layers
+from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+
+from calls.models import Call, HistoryEntry, Line
+from calls.protocol import CLIENT_TYPES
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
+    max_leaves=12,
+)
+FIELDS = ["call_id", "to", "media", "timeout", "sdp", "candidate", "mic", "camera", "accept", "reason",
+          "fresh", "ref"]
+# Messages shaped almost right: a real type with random values in real (and bogus) fields.
+near_messages = st.builds(
+    lambda kind, fields: {"type": kind, **fields},
+    st.sampled_from(CLIENT_TYPES + ("call.explode", "")),
+    st.dictionaries(st.sampled_from(FIELDS + ["bogus"]), json_values, max_size=4),
+)
+frames = st.one_of(
+    json_values.map(json.dumps),
+    near_messages.map(json.dumps),
+    st.text(min_size=1, max_size=200),  # (the test communicator cannot send an empty frame)
+)
+
+
+def db_state():
+    return (list(Call.objects.order_by("pk").values()), list(Line.objects.values_list("user_id", "call_id")),
+            HistoryEntry.objects.count())
+
+
+@given(batch=st.lists(frames, min_size=1, max_size=15))
+@hsettings(max_examples=40, deadline=None,
+           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+def test_random_frames_from_a_stranger(open_tab_sync, alice, bob, carol, batch):
+    async_to_sync(_fuzz)(open_tab_sync, alice, bob, carol, batch)
+
+
+async def _fuzz(open_tab, alice, bob, carol, batch):
+    from .test_socket_flows import connect_call
+
+    channel_layers.backends.clear()  # a fresh layer for this example's event loop
+    a, b, c = await open_tab(alice), await open_tab(bob), await open_tab(carol)
+    try:
+        await connect_call(a, b, bob)
+        before = await database_sync_to_async(db_state)()
+        for frame in batch:
+            await c.send_text(frame)
+            reply = await c.recv()
+            if reply["type"] == "error":
+                assert reply["code"] in {"bad_json", "bad_message", "unknown_type", "too_large", "not_found",
+                                         "not_in_call", "invalid_state", "self_call", "unknown_user",
+                                         "rate_limited", "already_in_call"}, reply
+            else:
+                # The only things a stranger may get: pong, sync, or an ack for a call of their own.
+                assert reply["type"] in {"pong", "sync", "ack"}, reply
+                if reply["type"] == "ack":
+                    await c.recv()  # the event of carol's own call (a new call or a busy bill)
+                    before = await database_sync_to_async(db_state)()
+        assert await database_sync_to_async(db_state)() == before
+        await a.silent(0.1), await b.silent(0.1)  # nothing leaked to the call's parties
+        await c.send(type="ping", ref="alive")
+        assert await c.recv() == {"type": "pong", "ref": "alive"}
+    finally:
+        for tab in (a, b, c):
+            await tab.close()
+        await database_sync_to_async(_reset)()
+        layer = channel_layers.backends.pop("default", None)
+        if hasattr(layer, "close_pools"):
+            await layer.flush()
+            await layer.close_pools()
+
+
+def _reset():
+    Line.objects.all().delete()
+    HistoryEntry.objects.all().delete()
+    Call.objects.all().delete()

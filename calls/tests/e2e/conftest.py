@@ -140,9 +140,10 @@ def open_page(browser, server, users):
     """open_page('alice') -> a signed-in page on the home page, in its own browser context."""
     contexts = []
 
-    def open_(username: str, srv: Server | None = None, init_script: str | None = None) -> Page:
+    def open_(username: str, srv: Server | None = None, init_script: str | None = None,
+              base_url: str | None = None) -> Page:
         srv = srv or server
-        context = browser.new_context(base_url=srv.url)
+        context = browser.new_context(base_url=base_url or srv.url)
         contexts.append(context)
         if init_script:
             context.add_init_script(script=init_script)

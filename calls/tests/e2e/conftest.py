@@ -66,8 +66,8 @@ class Server:
     def __init__(self, **env: str):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        full_env = dict(os.environ, DJANGO_SETTINGS_MODULE="callkit_web.settings_test",
-                        DATABASE_URL=database_url(), CALLKIT_SWEEP_INTERVAL="1", **env)
+        full_env = {**os.environ, "DJANGO_SETTINGS_MODULE": "callkit_web.settings_test",
+                    "DATABASE_URL": database_url(), "CALLKIT_SWEEP_INTERVAL": "1", **env}
         self.log = open(ROOT / f".e2e-daphne-{self.port}.log", "w+")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port),
@@ -89,6 +89,11 @@ class Server:
     def output(self) -> str:
         self.log.seek(0)
         return self.log.read()
+
+    def kill(self) -> None:
+        """Die at once, as a crashed process does: no socket is closed politely."""
+        self.proc.kill()
+        self.proc.wait(10)
 
     def stop(self) -> None:
         if self.proc.poll() is None:

@@ -27,7 +27,9 @@ def announce(call: Call, event: str, **extra: Any) -> None:
     """Tell every tab of both parties about `call` once the current transaction commits."""
     payload = call_event_payload(call, event, **extra)
     groups = (user_group(call.caller_id), user_group(call.callee_id))
-    transaction.on_commit(lambda: _send(groups, payload))
+    # robust: the change is committed either way; a push that fails (the channel layer is down)
+    # is logged, and clients catch up when they reconnect (hello/sync) instead of the request failing.
+    transaction.on_commit(lambda: _send(groups, payload), robust=True)
 
 
 def _send(groups: tuple[str, ...], payload: dict[str, Any]) -> None:

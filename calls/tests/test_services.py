@@ -384,3 +384,18 @@ def test_invites_are_rate_limited_per_user(alice, bob, carol, settings):
     assert info.value.code == "rate_limited"
     assert Call.objects.filter(caller=alice).count() == 3  # the refused one left no bill
     invite(carol, alice)  # others are not affected
+
+
+def test_a_failing_channel_layer_does_not_lose_the_bill(alice, bob, monkeypatch, caplog):
+    call = invite(alice, bob)
+    services.call_accept(call_id=call.pk, user=bob, channel="chan-bob")
+
+    class Down:
+        async def group_send(self, group, message):
+            raise ConnectionError("redis is down")
+
+    monkeypatch.setattr("calls.events.get_channel_layer", lambda: Down())
+    services.call_hangup(call_id=call.pk, user=alice)  # no exception reaches the caller
+    row = fresh(call)
+    assert (row.status, row.ended_by_id) == ("completed", alice.pk)
+    assert "redis is down" in caplog.text  # the failed push is logged, not hidden

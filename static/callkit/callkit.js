@@ -19,6 +19,7 @@ const OUTCOME_EVENTS = { completed: "completed", canceled: "canceled", rejected:
 const FAIL_AFTER_MS = 12000; // media that stays failed/disconnected this long ends the call as failed
 const CONNECT_TIMEOUT_MS = 20000; // media that never connects within this ends the call as failed (server may say otherwise)
 const QUALITY_EVERY_MS = 2000;
+const DISCONNECTED_RESTART_MS = 4000; // "disconnected" this long: restart ICE before giving up
 
 /**
  * @typedef {{id: number, username: string, name: string}} Person
@@ -518,13 +519,36 @@ export class CallKit extends EventTarget {
         if (previous !== "reconnecting") this._emit("connected", { call });
         this._startQuality(call);
       }
+      this._iceRestarted = false; // a later outage may restart ICE again
     } else if (state === "disconnected" || state === "failed") {
       call.connection = state === "failed" ? "failed" : "reconnecting";
-      // The offering side restarts ICE once; if media stays down, the call ends as failed.
-      if (state === "failed" && !peer.polite && peer.restarts < 1) peer.restartIce();
+      // Restart ICE at once when it failed, or when it stays disconnected for a few seconds;
+      // if media is still down after FAIL_AFTER_MS, the call ends as failed.
+      if (state === "failed") this._restartIceOnce(peer);
+      else {
+        clearTimeout(this._disconnectTimer);
+        this._disconnectTimer = setTimeout(() => {
+          if (this._peer === peer && peer.pc.connectionState === "disconnected") this._restartIceOnce(peer);
+        }, DISCONNECTED_RESTART_MS);
+      }
       this._armFailTimer(call, peer, FAIL_AFTER_MS);
     }
     this._emit("mediaconnection", { call, state: call.connection });
+  }
+
+  _restartIceOnce(peer) {
+    if (this._iceRestarted) return;
+    this._iceRestarted = true;
+    peer.restartIce();
+    this._emit("icerestart", { call: this.currentCall });
+  }
+
+  /** Gather new ICE candidates and renegotiate the media path (e.g. after a network change). */
+  restartIce() {
+    this._require("active");
+    if (!this._peer) throw new SignalingError("invalid_state", "There is no media connection on this tab.");
+    this._peer.restartIce();
+    this._emit("icerestart", { call: this.currentCall });
   }
 
   /** End the call as failed if media is not connected within `ms` (unless already counting). */
@@ -532,7 +556,8 @@ export class CallKit extends EventTarget {
     if (this._failTimer) return;
     this._failTimer = setTimeout(() => {
       this._failTimer = null;
-      if (this._peer === peer && call.state === "active" && call.connection !== "connected") {
+      // Ask the connection itself: it may have recovered without telling (ICE restart on a live path).
+      if (this._peer === peer && call.state === "active" && peer.pc.connectionState !== "connected") {
         call.connection = "failed";
         this._emit("mediaconnection", { call, state: "failed" });
         this.signaling.request({ type: "call.hangup", call_id: call.id, reason: "failed" }).catch(() => {});
@@ -625,6 +650,7 @@ export class CallKit extends EventTarget {
   _teardownMedia(call) {
     clearTimeout(this._failTimer);
     this._failTimer = null;
+    clearTimeout(this._disconnectTimer);
     clearInterval(this._qualityTimer);
     this._qualityTimer = null;
     if (this._peer) {

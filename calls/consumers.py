@@ -64,11 +64,27 @@ class CallConsumer(AsyncJsonWebsocketConsumer):
         timekeeper().channels.add(self.channel_name)
         await self.send_json(await self._state_message("hello"))
 
+    async def __call__(self, scope, receive, send):
+        # If the channel layer fails (Redis restarting), Channels ends the consumer without
+        # calling disconnect(); the calls this connection held must still start their grace.
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await self._release()
+
     async def disconnect(self, code: int) -> None:
-        if not hasattr(self, "user"):
+        await self._release()
+
+    async def _release(self) -> None:
+        """Let go of this connection's calls and heartbeat; safe to call twice."""
+        if not hasattr(self, "user") or getattr(self, "_released", False):
             return
-        await self.channel_layer.group_discard(user_group(self.user.pk), self.channel_name)
+        self._released = True
         timekeeper().channels.discard(self.channel_name)
+        try:
+            await self.channel_layer.group_discard(user_group(self.user.pk), self.channel_name)
+        except Exception:  # the layer is down; its group entries expire on their own
+            log.warning("group_discard failed for %s", self.channel_name, exc_info=True)
         for call_id in list(self.held):
             call = await database_sync_to_async(services.call_party_away)(
                 call_id=call_id, user_id=self.user.pk, channel=self.channel_name

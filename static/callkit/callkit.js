@@ -364,21 +364,22 @@ export class CallKit extends EventTarget {
 
   /** Our socket came back while this tab held `call`: take it back, unless someone else has. */
   _afterReconnect(call, previous, live) {
-    const ours = live.away.includes(call.role);
-    if (!ours) {
+    const mediaUp = this._peer?.pc.connectionState === "connected";
+    const markedAway = live.away.includes(call.role);
+    this._emitState(call, previous);
+    if (mediaUp || live.state === "ringing") {
+      // Our media still flows (a takeover by another tab would have closed it), or we are
+      // still ringing out: this tab still holds the call, whether or not the server noticed.
+      this._request({ type: "call.resume", call_id: call.id }).catch(() => {});
+    } else if (markedAway) {
+      // Media never connected or died meanwhile (e.g. answered while we were offline): afresh.
+      this.rejoin().catch(() => {});
+      if (previous === "ringing") this._emit("accepted", { call });
+    } else {
       // Another tab of ours holds the call now.
       call.thisDevice = false;
       this._teardownMedia(call);
       this._emit("moved", { call });
-      return;
-    }
-    this._emitState(call, previous);
-    if (live.state === "active" && (!this._peer || call.connection !== "connected")) {
-      // Media never connected (e.g. it was answered while we were offline): start it afresh.
-      this.rejoin().catch(() => {});
-      if (previous === "ringing") this._emit("accepted", { call });
-    } else {
-      this._request({ type: "call.resume", call_id: call.id }).catch(() => {});
     }
   }
 

@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 
 from calls.models import Call
 
-from .conftest import Server, wait_growing
+from .conftest import Server, poll, wait_growing
 from .test_calls import connect
 
 pytestmark = [
@@ -42,3 +42,76 @@ def test_call_across_processes_and_the_other_process_dies(open_page, two_servers
     expect(alice.get_by_role("status")).to_have_text(re.compile(r"^Video call · 00:\d\d$"), timeout=20000)
     call = Call.objects.get()
     assert (call.status, call.end_reason, call.ended_by.username) == ("completed", "connection_lost", "bob")
+
+
+class PrivateRedis:
+    """A redis-server of this test's own on a free port, so restarting it disturbs nobody else."""
+
+    def __init__(self):
+        import shutil
+        import socket
+        import subprocess
+
+        self.binary = shutil.which("redis-server")
+        assert self.binary, "redis-server is needed (Debian package redis-server)"
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self._subprocess = subprocess
+        self.proc = None
+        self.start()
+
+    def start(self):
+        import socket
+        import time
+
+        self.proc = self._subprocess.Popen(
+            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            stdout=self._subprocess.DEVNULL, stderr=self._subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+
+@pytest.fixture
+def private_redis():
+    redis = PrivateRedis()
+    yield redis
+    redis.stop()
+
+
+def test_redis_restarting_mid_call_loses_nothing(open_page, server, private_redis):
+    srv = Server(REDIS_URL=private_redis.url)
+    try:
+        alice, bob = open_page("alice", srv), open_page("bob", srv)
+        connect(alice, bob, "video")
+        wait_growing(bob, "video", "framesDecoded")
+
+        private_redis.stop()
+        # Every socket rides on the channel layer: they drop, and the tabs keep trying.
+        for page in (alice, bob):
+            poll(page, "() => window.callkit.connectionState !== 'open'", what="the socket to drop")
+        wait_growing(bob, "video", "framesDecoded")  # media is peer-to-peer: it goes on
+        private_redis.start()
+        for page in (alice, bob):
+            poll(page, "() => window.callkit.connectionState === 'open'", timeout=20, what="the socket to return")
+        poll(alice, "() => window.callkit.currentCall.info.away.length === 0", what="both sides resumed")
+        wait_growing(alice, "video", "framesDecoded")
+        alice.get_by_role("button", name="Hang up").click()
+        for page in (alice, bob):
+            expect(page.get_by_role("status")).to_have_text(re.compile(r"^Video call · 00:\d\d$"))
+        call = Call.objects.get()
+        assert (call.status, call.end_reason, call.ended_by.username) == ("completed", "hangup", "alice")
+    finally:
+        srv.stop()

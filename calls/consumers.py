@@ -1,7 +1,9 @@
 """The one WebSocket endpoint, /ws/calls/: parse, check, call a service, send. No domain rules."""
 
 import logging
+import re
 import time
+from urllib.parse import parse_qs
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -40,6 +42,16 @@ class TokenBucket:
         return True
 
 
+_STATE_RANK = {"ringing": 1, "active": 2, "ended": 3}
+_TAB_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+
+
+def _tab_id(scope: dict) -> str:
+    """The browser tab's own id from `?tab=` (kept across its reconnects), or '' if absent."""
+    values = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("tab", [])
+    return values[0] if values and _TAB_ID.match(values[0]) else ""
+
+
 def _role_in(call: dict[str, Any], user_id: int) -> str:
     return "caller" if call["caller"]["id"] == user_id else "callee"
 
@@ -53,11 +65,13 @@ class CallConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=4401)
             return
         self.user = user
+        self.tab = _tab_id(self.scope)
         # call id -> the peer's channel (None until the other side has answered)
         self.held: dict[str, str | None] = {}
         # Calls this connection saw end: a late event (another process, out of order) must not
         # make one live again here.
         self.ended: set[str] = set()
+        self.rank: dict[str, int] = {}  # call id -> furthest state seen (events may arrive late)
         self.bucket = TokenBucket(RATE_BURST, RATE_PER_SECOND)
         await self.channel_layer.group_add(user_group(user.pk), self.channel_name)
         await self.accept()
@@ -152,6 +166,7 @@ class CallConsumer(AsyncJsonWebsocketConsumer):
             message["call"] = snapshot
             message["role"] = role
             message["this_device"] = getattr(call, f"{role}_channel") == self.channel_name
+            message["this_tab"] = bool(self.tab) and getattr(call, f"{role}_tab") == self.tab
         return message
 
     # --- requests from the browser ------------------------------------------------------
@@ -163,16 +178,18 @@ class CallConsumer(AsyncJsonWebsocketConsumer):
     async def on_call_invite(self, msg: protocol.Invite) -> dict[str, Any]:
         call = await database_sync_to_async(services.call_invite)(
             caller=self.user, callee_id=msg.to, media=msg.media, channel=self.channel_name,
-            timeout=msg.timeout,
+            timeout=msg.timeout, tab=self.tab,
         )
-        if call.is_live:
+        if call.state == "ringing":
             self.held[str(call.pk)] = None
             timekeeper().wake_at(call.ring_deadline)
+        elif call.state == "active":  # glare: we answered their call instead
+            self.held[str(call.pk)] = call.caller_channel or None
         return self._ack(call)
 
     async def on_call_accept(self, msg: protocol.Accept) -> dict[str, Any]:
         call = await database_sync_to_async(services.call_accept)(
-            call_id=msg.call_id, user=self.user, channel=self.channel_name
+            call_id=msg.call_id, user=self.user, channel=self.channel_name, tab=self.tab
         )
         self.held[str(call.pk)] = call.caller_channel
         return self._ack(call)
@@ -211,7 +228,7 @@ class CallConsumer(AsyncJsonWebsocketConsumer):
 
     async def on_call_resume(self, msg: protocol.Resume) -> dict[str, Any]:
         call = await database_sync_to_async(services.call_resume)(
-            call_id=msg.call_id, user=self.user, channel=self.channel_name, fresh=msg.fresh
+            call_id=msg.call_id, user=self.user, channel=self.channel_name, fresh=msg.fresh, tab=self.tab
         )
         peer = call.callee_channel if call.role_of(self.user.pk) == "caller" else call.caller_channel
         self.held[str(call.pk)] = peer or None
@@ -250,6 +267,10 @@ class CallConsumer(AsyncJsonWebsocketConsumer):
         call, channels, kind = event["call"], event["channels"], event["event"]
         if call["id"] in self.ended:
             return
+        rank = _STATE_RANK[call["state"]]
+        if rank < self.rank.get(call["id"], 0):
+            return  # e.g. a "ringing" overtaken by "accepted" from another process
+        self.rank[call["id"]] = rank
         if call["state"] == "ended":
             self.ended.add(call["id"])
         role = _role_in(call, self.user.pk)
@@ -264,4 +285,6 @@ class CallConsumer(AsyncJsonWebsocketConsumer):
             out = "call.incoming"
         elif kind == "call.accepted" and role == "callee" and not mine:
             out = "call.answered_elsewhere"
-        await self.send_json({"type": out, "call": call, "role": role, "this_device": mine, **event["extra"]})
+        this_tab = bool(self.tab) and event["tabs"][role] == self.tab
+        await self.send_json({"type": out, "call": call, "role": role, "this_device": mine,
+                              "this_tab": this_tab, **event["extra"]})

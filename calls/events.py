@@ -20,6 +20,7 @@ def call_event_payload(call: Call, event: str, **extra: Any) -> dict[str, Any]:
         "call": call_snapshot(call),
         # For the consumers only (who holds each side); never sent to a browser.
         "channels": {"caller": call.caller_channel, "callee": call.callee_channel},
+        "tabs": {"caller": call.caller_tab, "callee": call.callee_tab},
     }
 
 
@@ -34,5 +35,11 @@ def announce(call: Call, event: str, **extra: Any) -> None:
 
 def _send(groups: tuple[str, ...], payload: dict[str, Any]) -> None:
     layer = get_channel_layer()
-    for group in groups:
-        async_to_sync(layer.group_send)(group, payload)
+    failures = []
+    for group in groups:  # one party's failure must not cost the other party its event
+        try:
+            async_to_sync(layer.group_send)(group, payload)
+        except Exception as exc:
+            failures.append(exc)
+    if failures:
+        raise failures[0]  # logged by the robust on_commit

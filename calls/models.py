@@ -64,6 +64,9 @@ class Call(models.Model):
     # The one connection (channel name) that holds each side; the relay goes only there.
     caller_channel = models.CharField(max_length=200, blank=True)
     callee_channel = models.CharField(max_length=200, blank=True)
+    # The browser tab (its own random id) holding each side: survives that tab's reconnects.
+    caller_tab = models.CharField(max_length=64, blank=True)
+    callee_tab = models.CharField(max_length=64, blank=True)
     # When the process holding each side last said it was alive (a dead process stops saying it).
     caller_seen_at = models.DateTimeField(null=True, blank=True)
     callee_seen_at = models.DateTimeField(null=True, blank=True)

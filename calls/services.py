@@ -96,7 +96,8 @@ def _bill_fields(result: Transition, *, now: datetime, ended_by: User | None) ->
 
 
 def call_invite(
-    *, caller: User, callee_id: int, media: str, channel: str, timeout: float | None = None
+    *, caller: User, callee_id: int, media: str, channel: str, timeout: float | None = None,
+    tab: str = "",
 ) -> Call:
     """Start ringing `callee_id`; a callee already in a call makes a `busy` bill at once, and a
     callee who is ringing us right now (both called at once) gets that call answered instead."""
@@ -115,11 +116,12 @@ def call_invite(
     ring_for = timeout if timeout is not None else settings.CALLKIT_RING_TIMEOUT
     glare = _glare(caller, callee_id)
     if glare is not None:
-        return call_accept(call_id=glare.pk, user=caller, channel=channel)
+        return call_accept(call_id=glare.pk, user=caller, channel=channel, tab=tab)
     try:
-        return _place(caller=caller, callee=callee, media=media, channel=channel, ring_for=ring_for, now=now)
+        return _place(caller=caller, callee=callee, media=media, channel=channel, tab=tab,
+                      ring_for=ring_for, now=now)
     except _Glare as exc:
-        return call_accept(call_id=exc.call_id, user=caller, channel=channel)
+        return call_accept(call_id=exc.call_id, user=caller, channel=channel, tab=tab)
 
 
 class _Glare(Exception):
@@ -135,7 +137,9 @@ def _glare(caller: User, callee_id: int) -> Call | None:
     return Call.objects.filter(state=CallState.RINGING, caller_id=callee_id, callee_id=caller.pk).first()
 
 
-def _place(*, caller: User, callee: User, media: str, channel: str, ring_for: float, now: datetime) -> Call:
+def _place(
+    *, caller: User, callee: User, media: str, channel: str, tab: str, ring_for: float, now: datetime
+) -> Call:
     """Store a ringing call holding both lines, or a busy bill if the callee's line is taken."""
     transition(State.NEW, Event.INVITE, Role.CALLER)
     with transaction.atomic():
@@ -148,6 +152,7 @@ def _place(*, caller: User, callee: User, media: str, channel: str, ring_for: fl
             created_at=now,
             ring_deadline=now + timedelta(seconds=ring_for),
             caller_channel=channel,
+            caller_tab=tab,
             caller_seen_at=now,
         )
         # Take both lines in user-id order, so two invites between the same two people
@@ -181,7 +186,7 @@ def _place(*, caller: User, callee: User, media: str, channel: str, ring_for: fl
     return call
 
 
-def call_accept(*, call_id: UUID | str, user: User, channel: str) -> Call:
+def call_accept(*, call_id: UUID | str, user: User, channel: str, tab: str = "") -> Call:
     """Answer on one connection; the first accept wins, the callee's other tabs stop ringing."""
     with transaction.atomic():
         call = _lock(call_id, user.pk)
@@ -192,7 +197,7 @@ def call_accept(*, call_id: UUID | str, user: User, channel: str) -> Call:
             # Nobody would be on the other end: the caller's tab has gone (the clock cancels it).
             raise errors.invalid_state("The caller has left.")
         _apply(call, Event.ACCEPT, _role(call, user), now=now, answered_at=now, callee_channel=channel,
-               callee_seen_at=now)
+               callee_tab=tab, callee_seen_at=now)
         announce(call, "call.accepted")
     return call
 
@@ -279,7 +284,8 @@ def call_answer_switch(*, call_id: UUID | str, user: User, accept: bool) -> Call
 
 
 def call_party_away(
-    *, call_id: UUID | str, user_id: int, channel: str, now: datetime | None = None
+    *, call_id: UUID | str, user_id: int, channel: str, now: datetime | None = None,
+    stale_before: datetime | None = None,
 ) -> Call | None:
     """The connection holding a party's side closed: start its grace period, if it still held it."""
     with transaction.atomic():
@@ -294,9 +300,12 @@ def call_party_away(
             settings.CALLKIT_RING_GRACE if call.state == CallState.RINGING else settings.CALLKIT_GRACE
         )
         deadline = (now or timezone.now()) + timedelta(seconds=grace)
-        updated = Call.objects.filter(
-            pk=call.pk, state=call.state, **{f"{role}_channel": channel}
-        ).update(**{f"{role}_gone_deadline": deadline})
+        condition = {f"{role}_channel": channel}
+        if stale_before is not None:  # only if its heartbeat is still stale now
+            condition[f"{role}_seen_at__lt"] = stale_before
+        updated = Call.objects.filter(pk=call.pk, state=call.state, **condition).update(
+            **{f"{role}_gone_deadline": deadline}
+        )
         if updated != 1:
             return None
         setattr(call, f"{role}_gone_deadline", deadline)
@@ -304,7 +313,9 @@ def call_party_away(
     return call
 
 
-def call_resume(*, call_id: UUID | str, user: User, channel: str, fresh: bool = False) -> Call:
+def call_resume(
+    *, call_id: UUID | str, user: User, channel: str, fresh: bool = False, tab: str = ""
+) -> Call:
     """Make this connection hold the user's side of a live call; `fresh` when its media restarts."""
     with transaction.atomic():
         call = _lock(call_id, user.pk)
@@ -313,7 +324,7 @@ def call_resume(*, call_id: UUID | str, user: User, channel: str, fresh: bool = 
             raise errors.invalid_state(_STATE_WORDS[State.ENDED])
         if call.state == CallState.RINGING and role is Role.CALLEE:
             raise errors.invalid_state("Answer the call instead.")
-        changes = {f"{role}_channel": channel, f"{role}_gone_deadline": None,
+        changes = {f"{role}_channel": channel, f"{role}_tab": tab, f"{role}_gone_deadline": None,
                    f"{role}_seen_at": timezone.now()}
         updated = Call.objects.filter(pk=call.pk, state=call.state).update(**changes)
         if updated != 1:
@@ -365,6 +376,18 @@ def calls_heartbeat(*, channels: list[str], now: datetime | None = None) -> None
         Call.objects.filter(state__in=LIVE, **{f"{role}_channel__in": channels}).update(
             **{f"{role}_seen_at": now}
         )
+        # A side marked away while its connection is in fact alive here (its heartbeats were
+        # late): it is not away. Announced like a resume, so both sides see it.
+        wrongly_away = Call.objects.filter(
+            state__in=LIVE, **{f"{role}_channel__in": channels, f"{role}_gone_deadline__isnull": False}
+        ).values_list("pk", f"{role}_channel")
+        for call_id, channel in wrongly_away:
+            with transaction.atomic():
+                call = _lock(call_id)
+                if call.state in LIVE and getattr(call, f"{role}_channel") == channel:
+                    Call.objects.filter(pk=call.pk).update(**{f"{role}_gone_deadline": None})
+                    setattr(call, f"{role}_gone_deadline", None)
+                    announce(call, "call.resumed", side=role, fresh=False)
 
 
 def _stale_holders(now: datetime) -> None:
@@ -375,7 +398,7 @@ def _stale_holders(now: datetime) -> None:
             state__in=LIVE, **{f"{role}_gone_deadline": None, f"{role}_seen_at__lt": stale}
         ).exclude(**{f"{role}_channel": ""})
         for call_id, user_id, channel in calls.values_list("pk", f"{role}_id", f"{role}_channel"):
-            call_party_away(call_id=call_id, user_id=user_id, channel=channel, now=now)
+            call_party_away(call_id=call_id, user_id=user_id, channel=channel, now=now, stale_before=stale)
 
 
 def calls_sweep(*, now: datetime | None = None) -> list[Call]:

@@ -116,12 +116,14 @@ class Tab:
         await self.comm.disconnect()
 
 
-async def _open(tabs: list, user: User | None, origin: str = ORIGIN, expect_hello: bool = True) -> "Tab":
+async def _open(tabs: list, user: User | None, origin: str = ORIGIN, expect_hello: bool = True,
+                tab_id: str = "") -> "Tab":
     headers = [(b"origin", origin.encode())] if origin else []
     if user is not None:
         cookie = await database_sync_to_async(session_cookie)(user)
         headers.append((b"cookie", cookie.encode()))
-    comm = WebsocketCommunicator(application, "/ws/calls/", headers=headers)
+    path = f"/ws/calls/?tab={tab_id}" if tab_id else "/ws/calls/"
+    comm = WebsocketCommunicator(application, path, headers=headers)
     tab = Tab(comm, user)
     tabs.append(tab)
     connected, _ = await comm.connect(timeout=5)
@@ -142,8 +144,9 @@ async def open_tab():
     """open_tab(user) -> a connected Tab that has read its hello; all closed at the end."""
     tabs: list[Tab] = []
 
-    async def open_(user: User | None, origin: str = ORIGIN, expect_hello: bool = True) -> Tab:
-        return await _open(tabs, user, origin, expect_hello)
+    async def open_(user: User | None, origin: str = ORIGIN, expect_hello: bool = True,
+                    tab_id: str = "") -> Tab:
+        return await _open(tabs, user, origin, expect_hello, tab_id)
 
     yield open_
     for tab in tabs:

@@ -348,3 +348,19 @@ async def test_glare_over_the_socket_is_one_connected_call(open_tab, alice, bob)
     await a.send(type="rtc.offer", call_id=ack["call_id"], sdp="glare-free")
     assert (await b.recv())["sdp"] == "glare-free"
     assert await database_sync_to_async(Call.objects.count)() == 1
+
+
+async def test_a_tab_that_reconnects_is_told_the_call_is_still_its_own(open_tab, alice, bob):
+    a = await open_tab(alice, tab_id="alice-tab-1")
+    b = await open_tab(bob, tab_id="bob-tab-1")
+    call = await connect_call(a, b, bob)
+    # Bob's network changes: a new socket from the same tab, before the old one is noticed gone.
+    b_again = await open_tab(bob, tab_id="bob-tab-1")
+    assert (b_again.hello["this_device"], b_again.hello["this_tab"]) == (False, True)
+    other_tab = await open_tab(bob, tab_id="bob-tab-2")
+    assert (other_tab.hello["this_device"], other_tab.hello["this_tab"]) == (False, False)
+    await b_again.request("call.resume", call_id=call["id"])
+    resumed = await b_again.expect("call.resumed")
+    assert (resumed["this_device"], resumed["this_tab"]) == (True, True)
+    bad = await open_tab(bob, tab_id="no spaces allowed!")  # a malformed id is ignored
+    assert bad.hello["this_tab"] is False

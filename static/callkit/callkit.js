@@ -92,7 +92,10 @@ export class CallKit extends EventTarget {
   constructor(options = {}) {
     super();
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-    this.url = options.url ?? `${scheme}//${location.host}/ws/calls/`;
+    /** This tab's own id: the server tells us by it whether this tab still holds a call. */
+    this.tabId = options.tabId ?? tabId();
+    const base = options.url ?? `${scheme}//${location.host}/ws/calls/`;
+    this.url = `${base}${base.includes("?") ? "&" : "?"}tab=${encodeURIComponent(this.tabId)}`;
     this.options = options;
     this.signaling = new Signaling({ url: this.url, WebSocket: options.WebSocket });
     /** @type {Person|null} */ this.user = null;
@@ -138,7 +141,7 @@ export class CallKit extends EventTarget {
     const to = typeof user === "object" ? user.id : Number(user);
     const current = this.currentCall;
     if (current && current.state === "ringing" && current.role === "callee" && current.peer.id === to) {
-      return this.accept(); // they are calling us right now: calling back is answering
+      return this.accept({ media }); // they are calling us right now: calling back is answering
     }
     if (current && current.state !== "ended") {
       throw new SignalingError("already_in_call", "You are already in a call.");
@@ -161,6 +164,8 @@ export class CallKit extends EventTarget {
     // (If they called us at the same moment, the ack names their call: "accepted" follows.)
     if (this.currentCall?.id === ack.call_id && this.currentCall.role === "caller") {
       this._adoptPendingStream(this.currentCall);
+    } else if (this.currentCall?.id === ack.call_id) {
+      this.currentCall.thisDevice = true; // glare: this tab answered their call
     }
     return this._waitForCall(ack.call_id);
   }
@@ -198,19 +203,30 @@ export class CallKit extends EventTarget {
   /** Decline the incoming call (stops it ringing on every tab). */
   reject() {
     const call = this._require("ringing", "callee");
-    return this._request({ type: "call.reject", call_id: call.id });
+    return this._endRequest(call, { type: "call.reject", call_id: call.id });
   }
 
   /** Give up calling before an answer. */
   cancel() {
     const call = this._require("ringing", "caller");
-    return this._request({ type: "call.cancel", call_id: call.id });
+    return this._endRequest(call, { type: "call.cancel", call_id: call.id });
   }
 
   /** End an answered call. */
   hangup() {
     const call = this._require("active");
-    return this._request({ type: "call.hangup", call_id: call.id });
+    return this._endRequest(call, { type: "call.hangup", call_id: call.id });
+  }
+
+  /** Ask the server to end `call`; if its "ended" push got lost, fetch the bill. */
+  async _endRequest(call, message) {
+    const ack = await this._request(message);
+    setTimeout(() => {
+      if (this.currentCall === call && call.state !== "ended") {
+        this.signaling.request({ type: "sync", call_id: call.id }).catch(() => {});
+      }
+    }, 2000);
+    return ack;
   }
 
   /** End whatever the current call is doing: cancel, reject or hang up. */
@@ -349,7 +365,7 @@ export class CallKit extends EventTarget {
       if (live.state === "ended") {
         if (previous !== "ended") this._onEnded(current, previous);
       } else if (current.thisDevice) {
-        this._afterReconnect(current, previous, live);
+        this._afterReconnect(current, previous, live, message.this_tab === true);
       }
     } else if (live && live.state !== "ended") {
       const call = this._adopt(live, message.role, false);
@@ -362,24 +378,21 @@ export class CallKit extends EventTarget {
     if (message.type === "hello") this._emit("ready", { user: this.user });
   }
 
-  /** Our socket came back while this tab held `call`: take it back, unless someone else has. */
-  _afterReconnect(call, previous, live) {
+  /** Our socket came back while this tab held `call`: take it back, unless another tab has. */
+  _afterReconnect(call, previous, live, thisTab) {
     const mediaUp = this._peer?.pc.connectionState === "connected";
-    const markedAway = live.away.includes(call.role);
+    const stillOurs = thisTab || live.away.includes(call.role) || live.state === "ringing";
     this._emitState(call, previous);
-    if (mediaUp || live.state === "ringing") {
-      // Our media still flows (a takeover by another tab would have closed it), or we are
-      // still ringing out: this tab still holds the call, whether or not the server noticed.
+    if (!stillOurs) {
+      call.thisDevice = false; // another tab of ours took the call over
+      this._teardownMedia(call);
+      this._emit("moved", { call });
+    } else if (live.state === "ringing" || mediaUp) {
       this._request({ type: "call.resume", call_id: call.id }).catch(() => {});
-    } else if (markedAway) {
+    } else {
       // Media never connected or died meanwhile (e.g. answered while we were offline): afresh.
       this.rejoin().catch(() => {});
       if (previous === "ringing") this._emit("accepted", { call });
-    } else {
-      // Another tab of ours holds the call now.
-      call.thisDevice = false;
-      this._teardownMedia(call);
-      this._emit("moved", { call });
     }
   }
 
@@ -395,7 +408,7 @@ export class CallKit extends EventTarget {
       previous = call.state;
       wasHere = call.thisDevice;
       if (previous === "ended") return; // a late event for a call that has ended
-      this._update(call, info);
+      if (!this._update(call, info)) return; // an older state than we have (out-of-order events)
     }
     call.thisDevice = message.this_device;
 
@@ -412,6 +425,13 @@ export class CallKit extends EventTarget {
         } else if (call.role === "callee" && call.thisDevice && !this._peer && this._pendingStream?.id === call.id) {
           // Glare: we called them as they called us; the server answered their call for us.
           this._adoptPendingStream(call);
+          if (call.media === "audio") {
+            for (const track of call.localStream?.getVideoTracks() ?? []) {
+              track.stop(); // their call is audio: our camera stays off
+              call.localStream.removeTrack(track);
+            }
+            call.localMedia = { ...call.localMedia, camera: false };
+          }
           this._startPeer(call, { polite: false, offer: true });
           this._sendMediaStateIfChanged(call);
         }
@@ -467,6 +487,7 @@ export class CallKit extends EventTarget {
       stopStream(stream); // it ended, or another tab took it, while the camera opened
       return call;
     }
+    if (call.localStream !== stream) stopStream(call.localStream);
     call.localStream = stream;
     call.localMedia = { ...call.localMedia, camera: stream.getVideoTracks().length > 0 };
     this._emit("localstream", { call, stream });
@@ -489,6 +510,7 @@ export class CallKit extends EventTarget {
   _startPeer(call, { polite, offer }) {
     clearTimeout(this._failTimer);
     this._failTimer = null;
+    this._iceRestarted = false;
     if (this._peer) this._peer.destroy();
     const peer = new Peer({
       polite,
@@ -694,7 +716,8 @@ export class CallKit extends EventTarget {
 
   /** Take the server's newer snapshot; an ended call stays ended (late events may arrive). */
   _update(call, info) {
-    if (call.info.state === "ended" && info.state !== "ended") return false;
+    const rank = { ringing: 1, active: 2, ended: 3 };
+    if (rank[info.state] < rank[call.info.state]) return false; // a late event: keep what we know
     call.info = info;
     return true;
   }
@@ -706,7 +729,7 @@ export class CallKit extends EventTarget {
   _waitForCall(callId) {
     const done = (call) => call && call.id === callId && ["ringing", "active", "ended"].includes(call.state) && (call.state !== "ringing" || call.role === "caller");
     if (done(this.currentCall)) return Promise.resolve(this.currentCall);
-    const events = ["ringing", "accepted", "ended"];
+    const events = ["ringing", "accepted", "ended", "statechange"];
     return new Promise((resolve) => {
       const check = () => {
         if (!done(this.currentCall)) return;
@@ -736,6 +759,21 @@ export class CallKit extends EventTarget {
 
   _emit(type, detail) {
     this.dispatchEvent(new CustomEvent(type, { detail }));
+  }
+}
+
+/** A random id for this tab, kept in sessionStorage so that it survives reloads. */
+function tabId() {
+  const key = "callkit.tab";
+  try {
+    let id = sessionStorage.getItem(key);
+    if (!id) {
+      id = crypto.randomUUID().replaceAll("-", "");
+      sessionStorage.setItem(key, id);
+    }
+    return id;
+  } catch {
+    return crypto.randomUUID().replaceAll("-", "");
   }
 }
 

@@ -159,13 +159,27 @@ async def open_tab():
         await keeper.stop()
 
 
-@pytest.fixture(autouse=True)
-async def fresh_channel_layer():
-    """Each test (and its event loop) gets its own channel layer, emptied and closed after it."""
-    channel_layers.backends.clear()
-    yield
+async def close_channel_layer() -> None:
+    """Empty and close this event loop's channel layer; the next use makes a fresh one."""
     layer = channel_layers.backends.pop(DEFAULT_CHANNEL_LAYER, None)
     if layer is not None:
         await layer.flush()
         if hasattr(layer, "close_pools"):
             await layer.close_pools()
+
+
+def delete_all_calls() -> None:
+    """Between generated examples that share one test database."""
+    from calls.models import Call, HistoryEntry, Line
+
+    Line.objects.all().delete()
+    HistoryEntry.objects.all().delete()
+    Call.objects.all().delete()
+
+
+@pytest.fixture(autouse=True)
+async def fresh_channel_layer():
+    """Each test (and its event loop) gets its own channel layer, emptied and closed after it."""
+    channel_layers.backends.clear()
+    yield
+    await close_channel_layer()

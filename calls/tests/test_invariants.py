@@ -14,6 +14,8 @@ from calls import services
 from calls.errors import CallError
 from calls.models import Call, HistoryEntry, Line, User
 
+from .conftest import delete_all_calls
+
 pytestmark = pytest.mark.django_db(transaction=True)
 
 USERS = ("ann", "ben", "cat")
@@ -26,9 +28,7 @@ class CallWorld(RuleBasedStateMachine):
 
     def __init__(self):
         super().__init__()
-        Line.objects.all().delete()
-        HistoryEntry.objects.all().delete()
-        Call.objects.all().delete()
+        delete_all_calls()
         self.users = {u.username: u for u in User.objects.filter(username__in=USERS)}
         self.clock = timezone.now()
 

@@ -12,6 +12,8 @@ from hypothesis import HealthCheck, given, settings as hsettings, strategies as 
 from calls.models import Call, HistoryEntry, Line
 from calls.protocol import CLIENT_TYPES
 
+from .conftest import close_channel_layer, delete_all_calls
+
 pytestmark = pytest.mark.django_db(transaction=True)
 
 json_values = st.recursive(
@@ -74,14 +76,5 @@ async def _fuzz(open_tab, alice, bob, carol, batch):
     finally:
         for tab in (a, b, c):
             await tab.close()
-        await database_sync_to_async(_reset)()
-        layer = channel_layers.backends.pop("default", None)
-        if hasattr(layer, "close_pools"):
-            await layer.flush()
-            await layer.close_pools()
-
-
-def _reset():
-    Line.objects.all().delete()
-    HistoryEntry.objects.all().delete()
-    Call.objects.all().delete()
+        await database_sync_to_async(delete_all_calls)()
+        await close_channel_layer()

@@ -14,6 +14,8 @@ from hypothesis import HealthCheck, given, settings as hsettings, strategies as 
 from calls import services
 from calls.models import Call, HistoryEntry, Line
 
+from .conftest import close_channel_layer, delete_all_calls
+
 pytestmark = pytest.mark.django_db(transaction=True)
 
 ACTIONS = ["invite", "accept", "reject", "cancel", "hangup", "mute", "video", "audio", "yes", "no",
@@ -112,10 +114,7 @@ async def _run(open_tab, users, plan):
         for t in tabs:
             await t.close()
     await database_sync_to_async(_finish_and_check)()
-    layer = channel_layers.backends.pop("default", None)
-    if hasattr(layer, "close_pools"):
-        await layer.flush()
-        await layer.close_pools()
+    await close_channel_layer()
 
 
 def _finish_and_check():
@@ -128,6 +127,4 @@ def _finish_and_check():
         assert HistoryEntry.objects.filter(call=call).count() == 2
         if call.answered_at:
             assert call.ended_at >= call.answered_at
-    Line.objects.all().delete()
-    HistoryEntry.objects.all().delete()
-    Call.objects.all().delete()
+    delete_all_calls()

@@ -52,6 +52,20 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def wait_for_port(port: int, proc: subprocess.Popen, seconds: float = 30) -> None:
+    """Until something accepts connections on 127.0.0.1:`port`; fail if `proc` dies first."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            if proc.poll() is not None:
+                raise RuntimeError(f"process exited with {proc.returncode}") from None
+            time.sleep(0.05)  # between connection attempts
+    raise RuntimeError(f"nothing listens on port {port} after {seconds} s")
+
+
 def database_url() -> str:
     """The suite's test database, for the server process to share."""
     s = connection.settings_dict
@@ -74,17 +88,12 @@ class Server:
              "callkit_web.asgi:application"],
             cwd=ROOT, env=full_env, stdout=self.log, stderr=subprocess.STDOUT,
         )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return
-            except OSError:
-                if self.proc.poll() is not None:
-                    break
-                time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"daphne did not start: {self.output()}")
+        try:
+            wait_for_port(self.port, self.proc)
+        except RuntimeError as exc:
+            output = self.output()
+            self.stop()
+            raise RuntimeError(f"daphne did not start ({exc}): {output}") from None
 
     def output(self) -> str:
         self.log.seek(0)

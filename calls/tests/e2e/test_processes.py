@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 
 from calls.models import Call
 
-from .conftest import Server, poll, wait_growing
+from .conftest import Server, poll, wait_for_port, wait_growing
 from .test_calls import connect
 
 pytestmark = [
@@ -63,20 +63,10 @@ class PrivateRedis:
         self.start()
 
     def start(self):
-        import socket
-        import time
-
         self.proc = self._subprocess.Popen(
             [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
             stdout=self._subprocess.DEVNULL, stderr=self._subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("redis-server did not start")
+        wait_for_port(self.port, self.proc, seconds=10)
 
     def stop(self):
         if self.proc and self.proc.poll() is None:

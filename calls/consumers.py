@@ -68,10 +68,9 @@ class CallConsumer(AsyncJsonWebsocketConsumer):
         self.tab = _tab_id(self.scope)
         # call id -> the peer's channel (None until the other side has answered)
         self.held: dict[str, str | None] = {}
-        # Calls this connection saw end: a late event (another process, out of order) must not
-        # make one live again here.
-        self.ended: set[str] = set()
-        self.rank: dict[str, int] = {}  # call id -> furthest state seen (events may arrive late)
+        # call id -> the furthest state seen: a late event (from another process, out of order)
+        # must not move a call backwards here, e.g. make an ended call live again.
+        self.rank: dict[str, int] = {}
         self.bucket = TokenBucket(RATE_BURST, RATE_PER_SECOND)
         await self.channel_layer.group_add(user_group(user.pk), self.channel_name)
         await self.accept()
@@ -265,14 +264,10 @@ class CallConsumer(AsyncJsonWebsocketConsumer):
 
     async def call_event(self, event: dict[str, Any]) -> None:
         call, channels, kind = event["call"], event["channels"], event["event"]
-        if call["id"] in self.ended:
-            return
         rank = _STATE_RANK[call["state"]]
         if rank < self.rank.get(call["id"], 0):
             return  # e.g. a "ringing" overtaken by "accepted" from another process
         self.rank[call["id"]] = rank
-        if call["state"] == "ended":
-            self.ended.add(call["id"])
         role = _role_in(call, self.user.pk)
         other = "callee" if role == "caller" else "caller"
         mine = channels[role] == self.channel_name

@@ -364,3 +364,20 @@ async def test_a_tab_that_reconnects_is_told_the_call_is_still_its_own(open_tab,
     assert (resumed["this_device"], resumed["this_tab"]) == (True, True)
     bad = await open_tab(bob, tab_id="no spaces allowed!")  # a malformed id is ignored
     assert bad.hello["this_tab"] is False
+
+
+async def test_a_late_event_cannot_move_a_call_backwards(open_tab, alice, bob):
+    from channels.layers import get_channel_layer
+
+    from calls.events import call_event_payload
+    from calls.groups import user_group
+
+    a, b = await open_tab(alice), await open_tab(bob)
+    call = await connect_call(a, b, bob)
+    stale = await database_sync_to_async(lambda: call_event_payload(Call.objects.get(pk=call["id"]), "call.ringing"))()
+    stale["call"]["state"] = "ringing"  # as if a "ringing" push from another process came in late
+    stale["channels"]["callee"] = ""
+    await get_channel_layer().group_send(user_group(bob.pk), stale)
+    await b.silent()  # dropped, not shown as a new incoming call
+    await a.send(type="rtc.offer", call_id=call["id"], sdp="still held")
+    assert (await b.recv())["sdp"] == "still held"  # and bob's tab still holds the call

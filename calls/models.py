@@ -125,10 +125,6 @@ class Call(models.Model):
             return timedelta(0)
         return self.ended_at - self.answered_at
 
-    @property
-    def is_live(self) -> bool:
-        return self.state in LIVE
-
     def role_of(self, user_id: int) -> str | None:
         """'caller', 'callee' or None for someone outside the call."""
         if user_id == self.caller_id:

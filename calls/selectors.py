@@ -24,15 +24,6 @@ def call_of(*, user_id: int, call_id) -> Call | None:
     )
 
 
-def calls_for(*, user_id: int) -> QuerySet[Call]:
-    """All of a user's calls, newest first."""
-    return (
-        Call.objects.filter(Q(caller_id=user_id) | Q(callee_id=user_id))
-        .select_related("caller", "callee")
-        .order_by("-created_at", "-id")
-    )
-
-
 def callable_users(*, user: User) -> QuerySet[User]:
     """Everyone the user may call."""
     return User.objects.filter(is_active=True).exclude(pk=user.pk).order_by("display_name", "username")

@@ -60,11 +60,7 @@ def _apply(
     fields: dict[str, Any] = {"state": result.state.value, **changes}
     if result.ends_call:
         fields.update(_bill_fields(result, now=now, ended_by=ended_by))
-    updated = Call.objects.filter(pk=call.pk, state=call.state, **(where or {})).update(**fields)
-    if updated != 1:
-        raise errors.invalid_state("The call changed meanwhile.")
-    for name, value in fields.items():
-        setattr(call, name, value)
+    _update(call, fields, **(where or {}))
     if result.ends_call:
         _file_bill(call)
 
@@ -79,6 +75,14 @@ def _file_bill(call: Call) -> None:
         HistoryEntry(user_id=call.callee_id, call=call, other_id=call.caller_id, outgoing=False,
                      missed=missed, created_at=call.created_at, media=call.media),
     ])
+
+
+def _update(call: Call, fields: dict[str, Any], **where: Any) -> None:
+    """UPDATE the row only if it is still in the state we read, and mirror it on `call`."""
+    if Call.objects.filter(pk=call.pk, state=call.state, **where).update(**fields) != 1:
+        raise errors.invalid_state("The call changed meanwhile.")
+    for name, value in fields.items():
+        setattr(call, name, value)
 
 
 def _bill_fields(result: Transition, *, now: datetime, ended_by: User | None) -> dict[str, Any]:
@@ -176,9 +180,7 @@ def _place(
             fields = {"state": State.ENDED.value, **_bill_fields(
                 transition(State.NEW, Event.BUSY, Role.SYSTEM), now=now, ended_by=None
             )}
-            Call.objects.filter(pk=call.pk).update(**fields)
-            for name, value in fields.items():
-                setattr(call, name, value)
+            _update(call, fields)
             _file_bill(call)
             announce(call, "call.ended")
             return call
@@ -326,11 +328,7 @@ def call_resume(
             raise errors.invalid_state("Answer the call instead.")
         changes = {f"{role}_channel": channel, f"{role}_tab": tab, f"{role}_gone_deadline": None,
                    f"{role}_seen_at": timezone.now()}
-        updated = Call.objects.filter(pk=call.pk, state=call.state).update(**changes)
-        if updated != 1:
-            raise errors.invalid_state("The call changed meanwhile.")
-        for name, value in changes.items():
-            setattr(call, name, value)
+        _update(call, changes)
         announce(call, "call.resumed", side=role.value, fresh=fresh)
     return call
 

@@ -149,8 +149,3 @@ def transition(state: State, event: Event, role: Role) -> Transition:
 def legal_events(state: State, role: Role) -> frozenset[Event]:
     """The events `role` may cause in `state` (clients use it to show the right buttons)."""
     return frozenset(ev for (st, ev), (roles, _) in _TABLE.items() if st is state and role in roles)
-
-
-def transitions() -> dict[tuple[State, Event], tuple[frozenset[Role], Transition]]:
-    """A copy of the whole table, for documentation and tests."""
-    return dict(_TABLE)

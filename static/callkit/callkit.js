@@ -10,7 +10,10 @@ import { billText, formatDuration, isMissed } from "./bill.js";
 export { billText, formatDuration, isMissed, listDevices, MediaError, SignalingError };
 export { Tone, unlockAudioOnGesture } from "./tones.js";
 
-/** The server's call states; the SDK uses the same names. */
+/**
+ * The server's call states; the SDK uses the same names.
+ * @type {Readonly<{RINGING: "ringing", ACTIVE: "active", ENDED: "ended"}>}
+ */
 export const CallState = Object.freeze({ RINGING: "ringing", ACTIVE: "active", ENDED: "ended" });
 
 /** Outcome events, one per bill status, emitted just before "ended". */
@@ -21,13 +24,114 @@ const CONNECT_TIMEOUT_MS = 20000; // media that never connects within this ends 
 const QUALITY_EVERY_MS = 2000;
 const DISCONNECTED_RESTART_MS = 4000; // "disconnected" this long: restart ICE before giving up
 
+/** @typedef {{id: number, username: string, name: string}} Person  A user, as the server names them. */
+/** @typedef {{mic: boolean, camera: boolean}} MediaState  One side's microphone and camera (true: on). */
+/** @typedef {"completed"|"canceled"|"rejected"|"timeout"|"busy"|"failed"} BillStatus  How a call ended. */
+
 /**
- * @typedef {{id: number, username: string, name: string}} Person
- * @typedef {object} CallInfo  The server's call object (docs/protocol.md), as last heard.
+ * The server's call object (docs/protocol.md), as last heard; once ended, it is the bill.
+ * @typedef {object} CallInfo
+ * @property {string} id
+ * @property {Person} caller
+ * @property {Person} callee
+ * @property {"audio"|"video"} media  what the call is now
+ * @property {"audio"|"video"} initial_media  what it started as
+ * @property {"ringing"|"active"|"ended"} state
+ * @property {BillStatus|null} status  null until ended
+ * @property {"hangup"|"canceled"|"rejected"|"timeout"|"busy"|"failed"|"connection_lost"|null} end_reason
+ * @property {number|null} ended_by  user id; null when the server ended it (timeout, busy)
+ * @property {string} created_at  ISO 8601
+ * @property {string|null} answered_at
+ * @property {string|null} ended_at
+ * @property {string|null} ring_deadline
+ * @property {number} duration  whole seconds from answer to end; 0 if never answered
+ * @property {{caller: MediaState, callee: MediaState}} media_state
+ * @property {{to: "video", asked_by: number}|null} switch  a pending audio→video request
+ * @property {Array<"caller"|"callee">} away  the sides whose connection dropped
+ */
+
+/** @typedef {CallInfo & {state: "ended", status: BillStatus}} Bill  An ended call: its bill. */
+
+/**
+ * One direction's network quality, read from getStats() every 2 s.
+ * @typedef {object} Quality
+ * @property {0|1|2|3|4|5} level  5 excellent … 1 bad; 0 unknown
+ * @property {number|null} rtt  round-trip time, seconds
+ * @property {number|null} loss  packet loss, 0…1
+ * @property {number|null} jitter  seconds
+ */
+
+/**
+ * Options of `new CallKit()`; every one may be left out.
+ * @typedef {object} CallKitOptions
+ * @property {string} [url]  the signaling socket; default `ws(s)://<this host>/ws/calls/`
+ * @property {RTCIceServer[]} [iceServers]  default: the server's CALLKIT_ICE_SERVERS
+ * @property {RTCIceTransportPolicy} [iceTransportPolicy]  default: the server's CALLKIT_ICE_TRANSPORT_POLICY
+ * @property {typeof WebSocket} [WebSocket]  a WebSocket class (for tests)
+ * @property {string} [tabId]  this tab's id; default: a random id kept in sessionStorage
+ */
+
+/**
+ * The server's settings, from its `hello`.
+ * @typedef {object} ServerConfig
+ * @property {number} ring_timeout  seconds a call rings
+ * @property {number} grace  seconds a side may be away mid-call
+ * @property {RTCIceServer[]} ice_servers
+ * @property {RTCIceTransportPolicy} ice_transport_policy
+ * @property {number} connect_timeout  seconds media may take to connect after an answer
+ */
+
+/** @typedef {{id: string, label: string}} Device  A microphone, camera or speaker. */
+
+/**
+ * What `listDevices()` resolves with (`speakers` is empty where the browser cannot choose one).
+ * @typedef {object} DeviceList
+ * @property {Device[]} microphones
+ * @property {Device[]} cameras
+ * @property {Device[]} speakers
+ * @property {{microphoneId: string|null, cameraId: string|null, speakerId: string|null}} selected
+ */
+
+/**
+ * Every event a CallKit emits, each a CustomEvent with this `detail` (docs/sdk.md, "Events").
+ * @typedef {object} CallKitEventMap
+ * @property {CustomEvent<{user: Person}>} ready  the server said hello (also after each reconnect)
+ * @property {CustomEvent<{state: "connecting"|"open"|"reconnecting"|"closed", previous: string}>} connection  the socket's state changed
+ * @property {CustomEvent<{call: Call}>} incoming  someone calls (on every tab of yours)
+ * @property {CustomEvent<{call: Call}>} ringing  your call rings at the other side
+ * @property {CustomEvent<{call: Call}>} accepted  the call was answered
+ * @property {CustomEvent<{call: Call}>} answeredelsewhere  you answered on another device
+ * @property {CustomEvent<{call: Call, state: string, previous: string|null}>} statechange  `call.state` changed
+ * @property {CustomEvent<{call: Call}>} connected  media connected for the first time
+ * @property {CustomEvent<{call: Call, state: Call["connection"]}>} mediaconnection  `call.connection` changed
+ * @property {CustomEvent<{call: Call}>} icerestart  an ICE restart began
+ * @property {CustomEvent<{call: Call, stream: MediaStream}>} localstream  our stream to show
+ * @property {CustomEvent<{call: Call, stream: MediaStream}>} remotestream  their stream to show
+ * @property {CustomEvent<{call: Call, side: "local"|"remote", mic: boolean, camera: boolean}>} mediastate  a microphone or camera turned on or off
+ * @property {CustomEvent<{call: Call, media: "audio"|"video"}>} calltypechanged  the call became audio or video
+ * @property {CustomEvent<{call: Call, media: "video", byMe: boolean}>} switchrequested  a switch to video was asked
+ * @property {CustomEvent<{call: Call}>} switchdeclined  the other side said no to video
+ * @property {CustomEvent<{call: Call, local: Quality, remote: Quality}>} networkquality  every 2 s in a connected call
+ * @property {CustomEvent<{call: Call, sides: Array<"caller"|"callee">}>} away  a side's connection dropped
+ * @property {CustomEvent<{call: Call, sides: Array<"caller"|"callee">}>} back  a side's connection came back
+ * @property {CustomEvent<{call: Call}>} moved  another tab of yours took the call over
+ * @property {CustomEvent<{call: Call, bill: Bill}>} completed  outcome: answered, then hung up
+ * @property {CustomEvent<{call: Call, bill: Bill}>} canceled  outcome: the caller gave up
+ * @property {CustomEvent<{call: Call, bill: Bill}>} rejected  outcome: declined
+ * @property {CustomEvent<{call: Call, bill: Bill}>} timeout  outcome: nobody answered
+ * @property {CustomEvent<{call: Call, bill: Bill}>} busy  outcome: the callee was in another call
+ * @property {CustomEvent<{call: Call, bill: Bill}>} failed  outcome: media never connected, or was lost
+ * @property {CustomEvent<{call: Call, bill: Bill, text: string, missed: boolean}>} ended  the call ended; `text` is the bill as you read it
+ * @property {CustomEvent<{code: string, message: string}>} error  something failed
  */
 
 /** One call, as this tab sees it. Read-only for applications; the CallKit changes it. */
 export class Call {
+  /**
+   * @param {CallInfo} info
+   * @param {"caller"|"callee"} role
+   * @param {boolean} thisDevice
+   */
   constructor(info, role, thisDevice) {
     /** @type {string} */ this.id = info.id;
     /** @type {"caller"|"callee"} */ this.role = role;
@@ -37,10 +141,10 @@ export class Call {
     /** @type {"new"|"connecting"|"connected"|"reconnecting"|"failed"|"closed"} */ this.connection = "new";
     /** @type {MediaStream|null} */ this.localStream = null;
     /** @type {MediaStream|null} */ this.remoteStream = null;
-    this.localMedia = { mic: true, camera: true };
-    this.remoteMedia = { mic: true, camera: true };
-    this.quality = null;
-    this.info = info;
+    /** @type {MediaState} */ this.localMedia = { mic: true, camera: true };
+    /** @type {MediaState} */ this.remoteMedia = { mic: true, camera: true };
+    /** @type {{local: Quality, remote: Quality}|null} the last networkquality reading */ this.quality = null;
+    /** @type {CallInfo} the raw call object of the protocol */ this.info = info;
   }
 
   /** @returns {"ringing"|"active"|"ended"} */
@@ -53,22 +157,22 @@ export class Call {
     return this.info.media;
   }
 
-  /** When the call was answered, as a Date (null before). */
+  /** When the call was answered, as a Date (null before). @returns {Date|null} */
   get answeredAt() {
     return this.info.answered_at ? new Date(this.info.answered_at) : null;
   }
 
-  /** The bill once ended: {status, end_reason, duration, …}; null before. */
+  /** The bill once ended: {status, end_reason, duration, …}; null before. @returns {Bill|null} */
   get bill() {
     return this.info.state === "ended" ? this.info : null;
   }
 
-  /** The bill's text for this side ("Video call · 02:15", "Missed call", …). */
+  /** The bill's text for this side ("Video call · 02:15", "Missed call", …); "" before. @returns {string} */
   get billText() {
     return this.bill ? billText(this.bill, this.role) : "";
   }
 
-  /** A pending audio→video request: {to, byMe}; null if none. */
+  /** A pending audio→video request: {to, byMe}; null if none. @returns {{to: "video", byMe: boolean}|null} */
   get switchRequest() {
     const s = this.info.switch;
     if (!s) return null;
@@ -80,27 +184,28 @@ export class Call {
 /**
  * The SDK's entry point: one per tab.
  *
- * Events (CustomEvent, details in docs/sdk.md): ready, connection, incoming, ringing, accepted,
- * answeredelsewhere, statechange, connected, localstream, remotestream, mediastate,
- * calltypechanged, switchrequested, switchdeclined, networkquality, away, back, moved,
- * completed, canceled, rejected, timeout, busy, failed, ended, error.
+ * Events (CustomEvent; their `detail` in CallKitEventMap and docs/sdk.md): ready, connection,
+ * incoming, ringing, accepted, answeredelsewhere, statechange, connected, mediaconnection,
+ * icerestart, localstream, remotestream, mediastate, calltypechanged, switchrequested,
+ * switchdeclined, networkquality, away, back, moved, completed, canceled, rejected, timeout,
+ * busy, failed, ended, error.
  */
 export class CallKit extends EventTarget {
-  /**
-   * @param {{url?: string, iceServers?: RTCIceServer[], iceTransportPolicy?: RTCIceTransportPolicy, WebSocket?: typeof WebSocket}} [options]
-   */
+  /** @param {CallKitOptions} [options] */
   constructor(options = {}) {
     super();
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-    /** This tab's own id: the server tells us by it whether this tab still holds a call. */
+    /** @type {string} This tab's own id: the server tells us by it whether this tab still holds a call. */
     this.tabId = options.tabId ?? tabId();
     const base = options.url ?? `${scheme}//${location.host}/ws/calls/`;
+    /** @type {string} the socket's URL, with `?tab=` */
     this.url = `${base}${base.includes("?") ? "&" : "?"}tab=${encodeURIComponent(this.tabId)}`;
-    this.options = options;
+    /** @type {CallKitOptions} */ this.options = options;
     this.signaling = new Signaling({ url: this.url, WebSocket: options.WebSocket });
     /** @type {Person|null} */ this.user = null;
     /** @type {Call|null} */ this.currentCall = null;
-    this.config = null;
+    /** @type {ServerConfig|null} the server's settings, from its hello */ this.config = null;
+    /** @type {DeviceList["selected"]} chosen with use…(); null: the default */
     this.devices = { microphoneId: null, cameraId: null, speakerId: null };
     this._peer = null;
     this._failTimer = null;
@@ -113,18 +218,18 @@ export class CallKit extends EventTarget {
 
   // --- connection -------------------------------------------------------------------------
 
-  /** Connect to the server; resolves with the signed-in user once the server said hello. */
+  /** Connect to the server; resolves with the signed-in user once the server said hello. @returns {Promise<Person>} */
   async connect() {
     const hello = await this.signaling.open();
     return hello.user;
   }
 
-  /** Close the connection for good (a live call goes on being billed by the server). */
+  /** Close the connection for good (a live call goes on being billed by the server). @returns {void} */
   disconnect() {
     this.signaling.close();
   }
 
-  /** The state of the socket: "connecting", "open", "reconnecting" or "closed". */
+  /** The state of the socket. @returns {"connecting"|"open"|"reconnecting"|"closed"} */
   get connectionState() {
     return this.signaling.state;
   }
@@ -170,7 +275,11 @@ export class CallKit extends EventTarget {
     return this._waitForCall(ack.call_id);
   }
 
-  /** Answer the incoming call on this tab. @param {{media?: "audio"|"video"}} [options] answer a video call with audio only */
+  /**
+   * Answer the incoming call on this tab.
+   * @param {{media?: "audio"|"video"}} [options]  `media: "audio"` answers a video call without camera
+   * @returns {Promise<Call>}
+   */
   async accept({ media } = {}) {
     const call = this._require("ringing", "callee");
     const wanted = media ?? call.media;
@@ -200,19 +309,19 @@ export class CallKit extends EventTarget {
     return call;
   }
 
-  /** Decline the incoming call (stops it ringing on every tab). */
+  /** Decline the incoming call (stops it ringing on every tab). @returns {Promise<object>} the server's ack */
   reject() {
     const call = this._require("ringing", "callee");
     return this._endRequest(call, { type: "call.reject", call_id: call.id });
   }
 
-  /** Give up calling before an answer. */
+  /** Give up calling before an answer. @returns {Promise<object>} the server's ack */
   cancel() {
     const call = this._require("ringing", "caller");
     return this._endRequest(call, { type: "call.cancel", call_id: call.id });
   }
 
-  /** End an answered call. */
+  /** End an answered call. @returns {Promise<object>} the server's ack */
   hangup() {
     const call = this._require("active");
     return this._endRequest(call, { type: "call.hangup", call_id: call.id });
@@ -229,7 +338,7 @@ export class CallKit extends EventTarget {
     return ack;
   }
 
-  /** End whatever the current call is doing: cancel, reject or hang up. */
+  /** End whatever the current call is doing: cancel, reject or hang up. @returns {Promise<object|void>} */
   end() {
     const call = this.currentCall;
     if (!call || call.state === "ended") return Promise.resolve();
@@ -239,7 +348,7 @@ export class CallKit extends EventTarget {
 
   // --- in-call controls -------------------------------------------------------------------
 
-  /** Mute (false) or unmute (true) the microphone; the other side is told. */
+  /** Mute (false) or unmute (true) the microphone; the other side is told. @param {boolean} enabled */
   setMicrophoneEnabled(enabled) {
     const call = this._require();
     for (const track of call.localStream?.getAudioTracks() ?? []) track.enabled = enabled;
@@ -248,7 +357,7 @@ export class CallKit extends EventTarget {
     if (call.state === "active") this._sendMediaState(call, { mic: enabled });
   }
 
-  /** Turn the camera off (false) or on (true); the other side is told. */
+  /** Turn the camera off (false) or on (true); the other side is told. @param {boolean} enabled */
   setCameraEnabled(enabled) {
     const call = this._require();
     for (const track of call.localStream?.getVideoTracks() ?? []) track.enabled = enabled;
@@ -257,7 +366,7 @@ export class CallKit extends EventTarget {
     if (call.state === "active") this._sendMediaState(call, { camera: enabled });
   }
 
-  /** Switch between front and back camera where there are both, else to the next camera. */
+  /** Switch between front and back camera where there are both, else to the next camera. @returns {Promise<void>} */
   async switchCamera() {
     const call = this._require();
     const current = call.localStream?.getVideoTracks()[0];
@@ -270,24 +379,30 @@ export class CallKit extends EventTarget {
   /**
    * Change the call type. "audio": at once, for both. "video": asks the other side, who answers
    * with answerSwitch(); "calltypechanged" follows if they agree, "switchdeclined" if not.
+   * @param {"audio"|"video"} media
+   * @returns {Promise<object>} the server's ack
    */
   switchCallType(media) {
     const call = this._require("active");
     return this._request({ type: "call.switch", call_id: call.id, media });
   }
 
-  /** Agree to (true) or decline (false) the other side's request to switch to video. */
+  /**
+   * Agree to (true) or decline (false) the other side's request to switch to video.
+   * @param {boolean} accept
+   * @returns {Promise<object>} the server's ack
+   */
   answerSwitch(accept) {
     const call = this._require("active");
     return this._request({ type: "call.switch_answer", call_id: call.id, accept });
   }
 
-  /** Microphones, cameras and speakers, with the ones in use. */
+  /** Microphones, cameras and speakers, with the ones in use. @returns {Promise<DeviceList>} */
   async listDevices() {
     return { ...(await listDevices()), selected: { ...this.devices } };
   }
 
-  /** Use this microphone (now, and for the next calls). */
+  /** Use this microphone (now, and for the next calls). @param {string} deviceId @returns {Promise<void>} */
   async useMicrophone(deviceId) {
     this.devices.microphoneId = deviceId;
     const call = this.currentCall;
@@ -298,7 +413,7 @@ export class CallKit extends EventTarget {
     }
   }
 
-  /** Use this camera (now, and for the next calls). */
+  /** Use this camera (now, and for the next calls). @param {string} deviceId @returns {Promise<void>} */
   async useCamera(deviceId) {
     this.devices.cameraId = deviceId;
     const call = this.currentCall;
@@ -309,18 +424,23 @@ export class CallKit extends EventTarget {
     }
   }
 
-  /** Play the other side through this speaker, on `element` (where the browser supports it). */
+  /**
+   * Play the other side through this speaker, on `element` (where the browser supports it).
+   * @param {string} deviceId
+   * @param {HTMLMediaElement} [element]  the element playing the remote stream
+   * @returns {Promise<void>}
+   */
   async useSpeaker(deviceId, element) {
     this.devices.speakerId = deviceId;
     if (element && typeof element.setSinkId === "function") await element.setSinkId(deviceId);
   }
 
-  /** The peer connection's stats report (null when there is no media connection). */
+  /** The peer connection's stats report (null when there is no media connection). @returns {Promise<RTCStatsReport|null>} */
   async getStats() {
     return this._peer ? this._peer.getStats() : null;
   }
 
-  /** Milliseconds the current call has been answered for (0 before), by the server's clock. */
+  /** Milliseconds the current call has been answered for (0 before), by the server's clock. @returns {number} */
   elapsedMs() {
     const at = this.currentCall?.answeredAt;
     if (!at) return 0;
@@ -477,6 +597,7 @@ export class CallKit extends EventTarget {
   /**
    * Take over a live call on this tab (after a reload, or from another tab): the call moves
    * here and media restarts, while the timer goes on.
+   * @returns {Promise<Call>}
    */
   async rejoin() {
     const call = this._require("active");
@@ -566,7 +687,7 @@ export class CallKit extends EventTarget {
     this._emit("icerestart", { call: this.currentCall });
   }
 
-  /** Gather new ICE candidates and renegotiate the media path (e.g. after a network change). */
+  /** Gather new ICE candidates and renegotiate the media path (e.g. after a network change). @returns {void} */
   restartIce() {
     this._require("active");
     if (!this._peer) throw new SignalingError("invalid_state", "There is no media connection on this tab.");

@@ -14,6 +14,8 @@ function audioContext() {
 /**
  * Let tones play: browsers start audio only after a user gesture, so resume the context on the
  * first click or key press anywhere on the page.
+ * @param {EventTarget} [target]  where to listen; the document by default
+ * @returns {void}
  */
 export function unlockAudioOnGesture(target = globalThis.document) {
   const unlock = () => {
@@ -31,16 +33,18 @@ const PATTERNS = {
   ringback: { freqs: [440, 480], on: 2.0, off: 4.0, gain: 0.08, warble: false },
 };
 
+/** A call tone that repeats until stopped: "ringtone" for an incoming call, "ringback" while calling. */
 export class Tone {
   /** @param {"ringtone"|"ringback"} kind */
   constructor(kind) {
     this.pattern = PATTERNS[kind];
-    this.kind = kind;
-    this.playing = false;
+    /** @type {"ringtone"|"ringback"} */ this.kind = kind;
+    /** @type {boolean} */ this.playing = false;
     this._timer = null;
     this._nodes = [];
   }
 
+  /** Play the tone over and over (a no-op if playing, or without WebAudio). @returns {void} */
   start() {
     if (this.playing) return;
     const ctx = audioContext();
@@ -85,6 +89,7 @@ export class Tone {
     this._nodes.push(out);
   }
 
+  /** Stop at once, mid-burst too. @returns {void} */
   stop() {
     this.playing = false;
     clearTimeout(this._timer);

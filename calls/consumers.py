@@ -9,11 +9,13 @@ from typing import Any
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext_lazy as _
 
 from . import errors, protocol, selectors, services
 from .errors import CallError
 from .groups import user_group
+from .i18n import language_of
 from .snapshots import call_snapshot, person
 from .timekeeper import timekeeper
 
@@ -65,6 +67,7 @@ class CallConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=4401)
             return
         self.user = user
+        self.language = language_of(self.scope)
         self.tab = _tab_id(self.scope)
         # call id -> the peer's channel (None until the other side has answered)
         self.held: dict[str, str | None] = {}
@@ -110,10 +113,10 @@ class CallConsumer(AsyncJsonWebsocketConsumer):
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if text_data is None:
-            await self._error(CallError("bad_message", "Only text frames are accepted."))
+            await self._error(CallError("bad_message", _("Only text frames are accepted.")))
             return
         if not self.bucket.take():
-            await self._error(CallError("rate_limited", "Too many messages; slow down."))
+            await self._error(CallError("rate_limited", _("Too many messages; slow down.")))
             return
         try:
             message = protocol.parse(text_data)
@@ -132,7 +135,9 @@ class CallConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json(reply)
 
     async def _error(self, exc: CallError, ref: str | None = None, call_id: Any = None) -> None:
-        payload: dict[str, Any] = {"type": "error", "code": exc.code, "message": exc.message}
+        with translation.override(self.language):
+            message = str(exc.message)
+        payload: dict[str, Any] = {"type": "error", "code": exc.code, "message": message}
         if ref is not None:
             payload["ref"] = ref
         if call_id is not None:
@@ -207,7 +212,7 @@ class CallConsumer(AsyncJsonWebsocketConsumer):
 
     async def on_call_media(self, msg: protocol.MediaState) -> dict[str, Any]:
         if msg.mic is None and msg.camera is None:
-            raise CallError("bad_message", "Say 'mic', 'camera' or both.")
+            raise CallError("bad_message", _("Say 'mic', 'camera' or both."))
         call = await database_sync_to_async(services.call_set_media_state)(
             call_id=msg.call_id, user=self.user, mic=msg.mic, camera=msg.camera
         )
@@ -243,10 +248,10 @@ class CallConsumer(AsyncJsonWebsocketConsumer):
         """Forward verbatim to the one connection on the other side; no database."""
         call_id = str(msg.call_id)
         if call_id not in self.held:
-            raise CallError("not_in_call", "This connection does not hold that call.")
+            raise CallError("not_in_call", _("This connection does not hold that call."))
         peer = self.held[call_id]
         if peer is None:
-            raise CallError("invalid_state", "The other side has not answered yet.")
+            raise CallError("invalid_state", _("The other side has not answered yet."))
         payload = msg.model_dump(mode="json", exclude={"ref"}, exclude_unset=True)
         await self.channel_layer.send(
             peer, {"type": "rtc.relay", "from": self.channel_name, "message": payload}

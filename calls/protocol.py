@@ -4,6 +4,8 @@ import json
 from typing import Annotated, Literal
 from uuid import UUID
 
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from .errors import CallError
@@ -123,20 +125,20 @@ _adapter: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
 def parse(text: str) -> ClientMessage:
     """Validate one text frame, or raise CallError with the protocol's error code."""
     if len(text) > MAX_FRAME_BYTES or len(text.encode()) > MAX_FRAME_BYTES:
-        raise CallError("too_large", f"Messages are limited to {MAX_FRAME_BYTES} bytes.")
+        raise CallError("too_large", format_lazy(_("Messages are limited to {limit} bytes."), limit=MAX_FRAME_BYTES))
     try:
         return _adapter.validate_json(text)
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
         kind = first["type"]
         if kind == "json_invalid":
-            raise CallError("bad_json", "The message is not valid JSON.") from None
+            raise CallError("bad_json", _("The message is not valid JSON.")) from None
         if kind == "union_tag_invalid":
-            raise CallError("unknown_type", "Unknown message type.") from None
+            raise CallError("unknown_type", _("Unknown message type.")) from None
         if kind in {"model_attributes_type", "model_type", "union_tag_not_found"}:
-            raise CallError("bad_message", "A message is a JSON object with a 'type'.") from None
+            raise CallError("bad_message", _("A message is a JSON object with a 'type'.")) from None
         where = ".".join(str(p) for p in first["loc"][1:]) or "message"
-        raise CallError("bad_message", f"{where}: {first['msg']}") from None
+        raise CallError("bad_message", format_lazy(_("Invalid {field}: {detail}"), field=where, detail=first["msg"])) from None
 
 
 def ref_of(text: str) -> str | None:

@@ -5,6 +5,7 @@ from datetime import datetime
 from datetime import timezone as dt_timezone
 
 from django.db.models import Q, QuerySet
+from django.utils.translation import gettext_lazy as _
 
 from .models import Call, HistoryEntry, Line, User
 
@@ -48,19 +49,19 @@ def recent_contacts(*, user_id: int, limit: int = 8) -> list[User]:
     return list(seen.values())
 
 
-_CALLER_TEXT = {"canceled": "Canceled", "rejected": "Declined", "timeout": "No answer",
-                "busy": "Busy", "failed": "Call failed"}
-_CALLEE_TEXT = {"canceled": "Missed call", "rejected": "Declined", "timeout": "Missed call",
-                "busy": "Missed call", "failed": "Call failed"}
+_CALLER_TEXT = {"canceled": _("Canceled"), "rejected": _("Declined"), "timeout": _("No answer"),
+                "busy": _("Busy"), "failed": _("Call failed")}
+_CALLEE_TEXT = {"canceled": _("Missed call"), "rejected": _("Declined"), "timeout": _("Missed call"),
+                "busy": _("Missed call"), "failed": _("Call failed")}
 
 
 def bill_text(call: Call, *, viewer_id: int) -> str:
     """How the bill reads to the viewer (product.md; the JS twin is static/callkit/bill.js)."""
     if call.status == "completed":
-        kind = "Video call" if call.media == "video" else "Audio call"
+        kind = _("Video call") if call.media == "video" else _("Audio call")
         return f"{kind} · {format_duration(int(call.duration.total_seconds()))}"
     table = _CALLER_TEXT if viewer_id == call.caller_id else _CALLEE_TEXT
-    return table.get(call.status, "Call ended")
+    return str(table.get(call.status, _("Call ended")))
 
 
 def format_duration(seconds: int) -> str:
@@ -77,7 +78,7 @@ def bill_row(entry: HistoryEntry) -> dict:
         "entry": entry,
         "call": call,
         "other": entry.other,
-        "direction": "Outgoing" if entry.outgoing else "Incoming",
+        "direction": str(_("Outgoing") if entry.outgoing else _("Incoming")),
         "text": bill_text(call, viewer_id=entry.user_id),
         "missed": entry.missed,
         "duration": format_duration(int(call.duration.total_seconds())),

@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from . import errors
 from .errors import CallError
@@ -17,9 +18,9 @@ from .models import LIVE, MISSED_STATUSES, Call, CallState, HistoryEntry, Line, 
 from .states import Event, IllegalTransition, Role, State, Transition, transition
 
 _STATE_WORDS = {
-    State.RINGING: "The call has not been answered yet.",
-    State.ACTIVE: "The call has already been answered.",
-    State.ENDED: "The call has already ended.",
+    State.RINGING: _("The call has not been answered yet."),
+    State.ACTIVE: _("The call has already been answered."),
+    State.ENDED: _("The call has already ended."),
 }
 
 
@@ -56,7 +57,7 @@ def _apply(
     try:
         result = transition(State(call.state), event, role)
     except IllegalTransition as exc:
-        raise errors.invalid_state(_STATE_WORDS.get(exc.state, "Not allowed now.")) from None
+        raise errors.invalid_state(_STATE_WORDS.get(exc.state, _("Not allowed now."))) from None
     fields: dict[str, Any] = {"state": result.state.value, **changes}
     if result.ends_call:
         fields.update(_bill_fields(result, now=now, ended_by=ended_by))
@@ -80,7 +81,7 @@ def _file_bill(call: Call) -> None:
 def _update(call: Call, fields: dict[str, Any], **where: Any) -> None:
     """UPDATE the row only if it is still in the state we read, and mirror it on `call`."""
     if Call.objects.filter(pk=call.pk, state=call.state, **where).update(**fields) != 1:
-        raise errors.invalid_state("The call changed meanwhile.")
+        raise errors.invalid_state(_("The call changed meanwhile."))
     for name, value in fields.items():
         setattr(call, name, value)
 
@@ -106,17 +107,17 @@ def call_invite(
     """Start ringing `callee_id`; a callee already in a call makes a `busy` bill at once, and a
     callee who is ringing us right now (both called at once) gets that call answered instead."""
     if callee_id == caller.pk:
-        raise CallError("self_call", "You cannot call yourself.")
+        raise CallError("self_call", _("You cannot call yourself."))
     if media not in Media.values:
-        raise CallError("bad_message", "media must be 'audio' or 'video'.")
+        raise CallError("bad_message", _("media must be 'audio' or 'video'."))
     callee = User.objects.filter(pk=callee_id, is_active=True).first()
     if callee is None:
-        raise CallError("unknown_user", "No such user.")
+        raise CallError("unknown_user", _("No such user."))
     now = timezone.now()
     # Counted from the bills themselves, so the limit holds across every server process.
     recent = Call.objects.filter(caller=caller, created_at__gt=now - timedelta(minutes=1)).count()
     if recent >= settings.CALLKIT_INVITES_PER_MINUTE:
-        raise CallError("rate_limited", "Too many calls in the last minute; wait a little.")
+        raise CallError("rate_limited", _("Too many calls in the last minute; wait a little."))
     ring_for = timeout if timeout is not None else settings.CALLKIT_RING_TIMEOUT
     glare = _glare(caller, callee_id)
     if glare is not None:
@@ -173,7 +174,7 @@ def _place(
                 if glare is not None:
                     raise _Glare(glare.pk) from None
                 if user_id == caller.pk:
-                    raise CallError("already_in_call", "You are already in a call.") from None
+                    raise CallError("already_in_call", _("You are already in a call.")) from None
                 busy = True
         if busy:
             # The callee is in a call: this one never rang, and both parties get its bill.
@@ -194,10 +195,10 @@ def call_accept(*, call_id: UUID | str, user: User, channel: str, tab: str = "")
         call = _lock(call_id, user.pk)
         now = timezone.now()
         if call.state == CallState.RINGING and call.ring_deadline <= now:
-            raise errors.invalid_state("The call is no longer ringing.")  # the clock ends it
+            raise errors.invalid_state(_("The call is no longer ringing."))  # the clock ends it
         if call.state == CallState.RINGING and call.caller_gone_deadline is not None:
             # Nobody would be on the other end: the caller's tab has gone (the clock cancels it).
-            raise errors.invalid_state("The caller has left.")
+            raise errors.invalid_state(_("The caller has left."))
         _apply(call, Event.ACCEPT, _role(call, user), now=now, answered_at=now, callee_channel=channel,
                callee_tab=tab, callee_seen_at=now)
         announce(call, "call.accepted")
@@ -251,7 +252,7 @@ def call_switch_media(*, call_id: UUID | str, user: User, media: str) -> Call:
         role = _role(call, user)
         now = timezone.now()
         if media == call.media:
-            raise errors.invalid_state(f"The call is already {media}.")
+            raise errors.invalid_state(_("The call is already a video call.") if media == "video" else _("The call is already an audio call."))
         if media == Media.AUDIO:
             _apply(call, Event.SWITCH_TYPE, role, now=now, media=media, switch_to="", switch_asked_by=None)
             announce(call, "call.switched")
@@ -261,7 +262,7 @@ def call_switch_media(*, call_id: UUID | str, user: User, media: str) -> Call:
                    media=media, switch_to="", switch_asked_by=None)
             announce(call, "call.switched")
         elif call.switch_to:
-            raise CallError("switch_pending", "You already asked; waiting for an answer.")
+            raise CallError("switch_pending", _("You already asked; waiting for an answer."))
         else:
             _apply(call, Event.SWITCH_TYPE, role, now=now, where={"switch_to": ""},
                    switch_to=media, switch_asked_by=user)
@@ -275,7 +276,7 @@ def call_answer_switch(*, call_id: UUID | str, user: User, accept: bool) -> Call
         call = _lock(call_id, user.pk)
         role = _role(call, user)
         if not call.switch_to or call.switch_asked_by_id == user.pk:
-            raise errors.invalid_state("There is no switch request to answer.")
+            raise errors.invalid_state(_("There is no switch request to answer."))
         changes: dict[str, Any] = {"switch_to": "", "switch_asked_by": None}
         if accept:
             changes["media"] = call.switch_to
@@ -325,7 +326,7 @@ def call_resume(
         if call.state not in LIVE:
             raise errors.invalid_state(_STATE_WORDS[State.ENDED])
         if call.state == CallState.RINGING and role is Role.CALLEE:
-            raise errors.invalid_state("Answer the call instead.")
+            raise errors.invalid_state(_("Answer the call instead."))
         changes = {f"{role}_channel": channel, f"{role}_tab": tab, f"{role}_gone_deadline": None,
                    f"{role}_seen_at": timezone.now()}
         _update(call, changes)

@@ -8,9 +8,14 @@ from django.core.exceptions import BadRequest
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from . import selectors
 from .models import HistoryEntry, User
+
+FILTER_LABELS = {"all": gettext_lazy("All"), "missed": gettext_lazy("Missed"),
+                 "outgoing": gettext_lazy("Outgoing"), "incoming": gettext_lazy("Incoming")}
 
 
 def render_page(request: HttpRequest, fragment: str, context: dict, *, title: str) -> HttpResponse:
@@ -28,7 +33,7 @@ def home(request: HttpRequest) -> HttpResponse:
     return render_page(request, "calls/_home.html", {
         "recent": selectors.recent_contacts(user_id=request.user.pk, limit=8),
         "people": selectors.callable_users(user=request.user)[:50],
-    }, title="Home")
+    }, title=_("Home"))
 
 
 @login_required
@@ -40,7 +45,7 @@ def search(request: HttpRequest) -> HttpResponse:
     htmx = getattr(request, "htmx", None)
     if htmx and htmx.target == "search-results":
         return render(request, "calls/_search_results.html", context)
-    return render_page(request, "calls/_search.html", context, title="Search")
+    return render_page(request, "calls/_search.html", context, title=_("Search"))
 
 
 def _history_filters(request: HttpRequest) -> dict:
@@ -61,7 +66,7 @@ def _history_context(request: HttpRequest, *, contact: User | None = None) -> di
         try:
             before = selectors.Cursor.decode(request.GET["cursor"])
         except ValueError:
-            raise BadRequest("That page cursor is not valid.") from None
+            raise BadRequest(_("That page cursor is not valid.")) from None
     rows, next_cursor = selectors.history_page(
         user_id=request.user.pk, before=before, contact_id=contact.pk if contact else None, **filters
     )
@@ -73,7 +78,7 @@ def _history_context(request: HttpRequest, *, contact: User | None = None) -> di
         "filters": filters,
         "query": urlencode(query),
         "contact": contact,
-        "filter_links": [(f, f.capitalize()) for f in selectors.HISTORY_FILTERS],
+        "filter_links": [(f, FILTER_LABELS[f]) for f in selectors.HISTORY_FILTERS],
     }
 
 
@@ -91,7 +96,7 @@ def history(request: HttpRequest, contact_id: int | None = None) -> HttpResponse
     if htmx and htmx.target and htmx.target.startswith("load-more"):
         return render(request, "calls/_history_rows.html", context)
     _mark_history_seen(request.user)
-    title = f"Calls with {contact.name}" if contact else "History"
+    title = _("Calls with %(name)s") % {"name": contact.name} if contact else _("History")
     return render_page(request, "calls/_history.html", context, title=title)
 
 

@@ -184,10 +184,13 @@ def test_times_show_in_the_browsers_time_zone(client, alice, bob):
     client.force_login(alice)
     client.cookies["tz"] = "Asia/Shanghai"
     local = timezone.localtime(call.created_at, timezone=__import__("zoneinfo").ZoneInfo("Asia/Shanghai"))
-    assert local.strftime("%Y-%m-%d %H:%M") in rows(client)
+    page = rows(client)
+    assert f'datetime="{local.replace(microsecond=0).isoformat()}' in page or f'datetime="{local.isoformat()}' in page
+    assert local.strftime("%m/%d/%Y") in page  # English short date; the hour is the local one below
+    assert local.strftime(" %-I:") in page or local.strftime(" %-I ") in page
     client.cookies["tz"] = "Not/AZone"
-    assert timezone.localtime(call.created_at, timezone=__import__("zoneinfo").ZoneInfo("UTC")).strftime(
-        "%Y-%m-%d %H:%M") in rows(client)
+    utc = timezone.localtime(call.created_at, timezone=__import__("zoneinfo").ZoneInfo("UTC"))
+    assert f'datetime="{utc.isoformat()}' in rows(client)
 
 
 def test_home_lists_recent_contacts_first(client, alice, bob, carol):

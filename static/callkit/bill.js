@@ -1,5 +1,7 @@
 // How a call's bill reads to each side (product.md, "Outcomes and how they read").
 
+import { gettext } from "./i18n.js";
+
 /** "mm:ss", or "h:mm:ss" past an hour. */
 export function formatDuration(totalSeconds) {
   const s = Math.max(0, Math.floor(totalSeconds));
@@ -9,8 +11,20 @@ export function formatDuration(totalSeconds) {
   return h ? `${h}:${pad(m)}:${pad(s % 60)}` : `${pad(m)}:${pad(s % 60)}`;
 }
 
-const CALLER = { canceled: "Canceled", rejected: "Declined", timeout: "No answer", busy: "Busy", failed: "Call failed" };
-const CALLEE = { canceled: "Missed call", rejected: "Declined", timeout: "Missed call", busy: "Missed call", failed: "Call failed" };
+const CALLER = {
+  canceled: () => gettext("Canceled"),
+  rejected: () => gettext("Declined"),
+  timeout: () => gettext("No answer"),
+  busy: () => gettext("Busy"),
+  failed: () => gettext("Call failed"),
+};
+const CALLEE = {
+  canceled: () => gettext("Missed call"),
+  rejected: () => gettext("Declined"),
+  timeout: () => gettext("Missed call"),
+  busy: () => gettext("Missed call"),
+  failed: () => gettext("Call failed"),
+};
 
 /**
  * The bill's text for one side: "Video call · 02:15", "Missed call", …
@@ -19,10 +33,11 @@ const CALLEE = { canceled: "Missed call", rejected: "Declined", timeout: "Missed
  */
 export function billText(call, role) {
   if (call.status === "completed") {
-    const kind = call.media === "video" ? "Video call" : "Audio call";
+    const kind = call.media === "video" ? gettext("Video call") : gettext("Audio call");
     return `${kind} · ${formatDuration(call.duration)}`;
   }
-  return (role === "caller" ? CALLER : CALLEE)[call.status] ?? "Call ended";
+  const text = (role === "caller" ? CALLER : CALLEE)[call.status];
+  return text ? text() : gettext("Call ended");
 }
 
 /** Whether the bill is a missed call for this side. */

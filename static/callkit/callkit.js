@@ -6,9 +6,11 @@ import { Peer } from "./peer.js";
 import { MediaError, listDevices, nextCameraConstraints, openCamera, openLocalMedia, openMicrophone } from "./media.js";
 import { readQuality } from "./quality.js";
 import { billText, formatDuration, isMissed } from "./bill.js";
+import { gettext } from "./i18n.js";
 
 export { billText, formatDuration, isMissed, listDevices, MediaError, SignalingError };
 export { Tone, unlockAudioOnGesture } from "./tones.js";
+export { gettext, interpolate, ngettext } from "./i18n.js";
 
 /**
  * The server's call states; the SDK uses the same names.
@@ -249,10 +251,10 @@ export class CallKit extends EventTarget {
       return this.accept({ media }); // they are calling us right now: calling back is answering
     }
     if (current && current.state !== "ended") {
-      throw new SignalingError("already_in_call", "You are already in a call.");
+      throw new SignalingError("already_in_call", gettext("You are already in a call."));
     }
-    const { stream, videoError } = await this._openMedia(media);
-    if (videoError) this._emit("error", { code: videoError.code, message: `${videoError.message} The call goes on as audio.` });
+    const [{ stream, videoError }] = await Promise.all([this._openMedia(media), this._freshIce()]);
+    if (videoError) this._emit("error", { code: videoError.code, message: `${videoError.message} ${gettext("The call goes on as audio.")}` });
     const callMedia = stream.getVideoTracks().length ? media : "audio";
     const request = { type: "call.invite", to, media: callMedia };
     if (timeout) request.timeout = timeout;
@@ -283,11 +285,11 @@ export class CallKit extends EventTarget {
   async accept({ media } = {}) {
     const call = this._require("ringing", "callee");
     const wanted = media ?? call.media;
-    const { stream, videoError } = await this._openMedia(wanted);
-    if (videoError) this._emit("error", { code: videoError.code, message: `${videoError.message} You answer with audio only.` });
+    const [{ stream, videoError }] = await Promise.all([this._openMedia(wanted), this._freshIce()]);
+    if (videoError) this._emit("error", { code: videoError.code, message: `${videoError.message} ${gettext("You answer with audio only.")}` });
     if (this.currentCall !== call || call.state !== "ringing") {
       stopStream(stream);
-      throw new SignalingError("invalid_state", "The call is no longer ringing.");
+      throw new SignalingError("invalid_state", gettext("The call is no longer ringing."));
     }
     call.localStream = stream;
     call.localMedia = { mic: true, camera: stream.getVideoTracks().length > 0 };
@@ -370,9 +372,9 @@ export class CallKit extends EventTarget {
   async switchCamera() {
     const call = this._require();
     const current = call.localStream?.getVideoTracks()[0];
-    if (!current) throw new MediaError("no_device", "There is no camera in this call.");
+    if (!current) throw new MediaError("no_device", gettext("There is no camera in this call."));
     const constraints = await nextCameraConstraints(current);
-    if (!constraints) throw new MediaError("no_device", "There is no other camera.");
+    if (!constraints) throw new MediaError("no_device", gettext("There is no other camera."));
     await this._replaceLocalTrack(call, await openCamera(constraints));
   }
 
@@ -690,7 +692,7 @@ export class CallKit extends EventTarget {
   /** Gather new ICE candidates and renegotiate the media path (e.g. after a network change). @returns {void} */
   restartIce() {
     this._require("active");
-    if (!this._peer) throw new SignalingError("invalid_state", "There is no media connection on this tab.");
+    if (!this._peer) throw new SignalingError("invalid_state", gettext("There is no media connection on this tab."));
     this._peer.restartIce();
     this._emit("icerestart", { call: this.currentCall });
   }
@@ -863,9 +865,9 @@ export class CallKit extends EventTarget {
 
   _require(state, role) {
     const call = this.currentCall;
-    if (!call || call.state === "ended") throw new SignalingError("no_call", "There is no call.");
-    if (state && call.state !== state) throw new SignalingError("invalid_state", `The call is ${call.state}.`);
-    if (role && call.role !== role) throw new SignalingError("invalid_state", `Only the ${role} can do that.`);
+    if (!call || call.state === "ended") throw new SignalingError("no_call", gettext("There is no call."));
+    if (state && call.state !== state) throw new SignalingError("invalid_state", gettext("That is not possible at this stage of the call."));
+    if (role && call.role !== role) throw new SignalingError("invalid_state", role === "caller" ? gettext("Only the caller can do that.") : gettext("Only the person called can do that."));
     return call;
   }
 

@@ -1,5 +1,7 @@
 // Local media: getUserMedia with clear error codes, device lists, and camera switching.
 
+import { gettext } from "./i18n.js";
+
 export class MediaError extends Error {
   constructor(code, message, cause) {
     super(message);
@@ -8,12 +10,13 @@ export class MediaError extends Error {
   }
 }
 
+// Functions, not strings: the catalog may load after this module is evaluated.
 const MESSAGES = {
-  permission_denied: "Access to the microphone or camera was denied. Allow it in the browser's site settings.",
-  no_device: "No microphone or camera was found.",
-  device_busy: "The microphone or camera is in use by another application.",
-  unsupported: "This browser cannot use a microphone or camera here (a secure https:// page is needed).",
-  media_error: "The microphone or camera could not be started.",
+  permission_denied: () => gettext("Access to the microphone or camera was denied. Allow it in the browser's site settings."),
+  no_device: () => gettext("No microphone or camera was found."),
+  device_busy: () => gettext("The microphone or camera is in use by another application."),
+  unsupported: () => gettext("This browser cannot use a microphone or camera here (a secure https:// page is needed)."),
+  media_error: () => gettext("The microphone or camera could not be started."),
 };
 
 /** Turn a getUserMedia failure into a MediaError with a code. */
@@ -27,7 +30,7 @@ export function mediaError(error) {
       NotReadableError: "device_busy",
       AbortError: "device_busy",
     }[error?.name] ?? "media_error";
-  return new MediaError(code, MESSAGES[code], error);
+  return new MediaError(code, MESSAGES[code](), error);
 }
 
 /**
@@ -36,7 +39,7 @@ export function mediaError(error) {
  * @returns {Promise<{stream: MediaStream, videoError: MediaError|null}>}
  */
 export async function openLocalMedia(media, { microphoneId, cameraId, facingMode } = {}) {
-  if (!navigator.mediaDevices?.getUserMedia) throw new MediaError("unsupported", MESSAGES.unsupported);
+  if (!navigator.mediaDevices?.getUserMedia) throw new MediaError("unsupported", MESSAGES.unsupported());
   const audio = microphoneId ? { deviceId: { exact: microphoneId } } : true;
   if (media === "video") {
     const video = cameraId ? { deviceId: { exact: cameraId } } : facingMode ? { facingMode } : true;

@@ -1,6 +1,8 @@
 // The socket to /ws/calls/: one per tab, reconnecting with backoff. Requests carry a `ref` and
 // resolve on their `ack` (or reject on their `error`); everything else is emitted as "message".
 
+import { gettext } from "./i18n.js";
+
 export class SignalingError extends Error {
   constructor(code, message) {
     super(message);
@@ -35,7 +37,7 @@ export class Signaling extends EventTarget {
       };
       const onRefused = () => {
         this.removeEventListener("message", onHello);
-        reject(new SignalingError("refused", "The server refused the connection (signed out?)."));
+        reject(new SignalingError("refused", gettext("The server refused the connection (signed out?).")));
       };
       this.addEventListener("message", onHello);
       this.addEventListener("refused", onRefused);
@@ -106,12 +108,12 @@ export class Signaling extends EventTarget {
     const ref = `r${this._nextRef++}`;
     return new Promise((resolve, reject) => {
       if (!this.send({ ...message, ref })) {
-        reject(new SignalingError("disconnected", "Not connected to the server."));
+        reject(new SignalingError("disconnected", gettext("Not connected to the server.")));
         return;
       }
       const timer = setTimeout(() => {
         this._pending.delete(ref);
-        reject(new SignalingError("timeout", "The server did not answer in time."));
+        reject(new SignalingError("timeout", gettext("The server did not answer in time.")));
       }, timeoutMs);
       this._pending.set(ref, { resolve, reject, timer });
     });

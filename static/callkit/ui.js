@@ -1,7 +1,7 @@
 // The default call UI, built only on the SDK's public API (callkit.js). It lives in the page
 // shell (templates/calls/_callkit.html), so a call survives htmx navigation between pages.
 
-import { CallKit, Tone, billText, formatDuration, unlockAudioOnGesture } from "./callkit.js";
+import { CallKit, Tone, billText, formatDuration, gettext, interpolate, unlockAudioOnGesture } from "./callkit.js";
 
 const root = document.getElementById("callkit");
 const kit = new CallKit();
@@ -34,18 +34,22 @@ function setText(name, text) {
   for (const el of $$(name)) el.textContent = text;
 }
 
-function mediaWord(media) {
-  return media === "video" ? "video" : "audio";
+function incomingLabel(media) {
+  return media === "video" ? gettext("Incoming video call") : gettext("Incoming audio call");
+}
+
+function isCallingText(name) {
+  return interpolate(gettext("%(name)s is calling"), { name });
 }
 
 function renderCall(call) {
   setText("peer-name", call.peer.name);
   $("avatar").textContent = call.peer.name.slice(0, 1).toUpperCase();
-  setText("media-label", call.media === "video" ? "Video call" : "Audio call");
-  setText("incoming-label", `Incoming ${mediaWord(call.media)} call`);
+  setText("media-label", call.media === "video" ? gettext("Video call") : gettext("Audio call"));
+  setText("incoming-label", incomingLabel(call.media));
   root.dataset.media = call.media;
   const switchType = action("switch-type");
-  switchType.textContent = call.media === "video" ? "Switch to audio" : "Switch to video";
+  switchType.textContent = call.media === "video" ? gettext("Switch to audio") : gettext("Switch to video");
   action("camera").hidden = call.media !== "video";
   action("switch-camera").hidden = call.media !== "video";
   renderLocalMedia(call);
@@ -54,10 +58,10 @@ function renderCall(call) {
 
 function renderLocalMedia(call) {
   const mic = action("mic");
-  mic.textContent = call.localMedia.mic ? "Mute microphone" : "Unmute microphone";
+  mic.textContent = call.localMedia.mic ? gettext("Mute microphone") : gettext("Unmute microphone");
   mic.setAttribute("aria-pressed", String(!call.localMedia.mic));
   const cam = action("camera");
-  cam.textContent = call.localMedia.camera ? "Turn camera off" : "Turn camera on";
+  cam.textContent = call.localMedia.camera ? gettext("Turn camera off") : gettext("Turn camera on");
   cam.setAttribute("aria-pressed", String(!call.localMedia.camera));
   root.dataset.localCamera = call.localMedia.camera ? "on" : "off";
 }
@@ -88,8 +92,8 @@ function render(call) {
   if (view === "elsewhere") {
     const held = sessionStorage.getItem(HELD_KEY) === call.id;
     $("elsewhere-label").textContent = call.state === "ringing"
-      ? `Calling ${call.peer.name} on another device.`
-      : `In a call with ${call.peer.name} on another device.`;
+      ? interpolate(gettext("Calling %(name)s on another device."), { name: call.peer.name })
+      : interpolate(gettext("In a call with %(name)s on another device."), { name: call.peer.name });
     action("join").hidden = call.state !== "active";
     if (held && call.state === "active" && !autoRejoined) {
       autoRejoined = true; // once per page load: this very tab was reloaded mid-call
@@ -128,11 +132,11 @@ function startAlerts(call) {
   let on = false;
   titleTimer = setInterval(() => {
     on = !on;
-    document.title = on ? `📞 ${call.peer.name} is calling · ${title}` : title;
+    document.title = on ? `📞 ${isCallingText(call.peer.name)} · ${title}` : title;
   }, 1000);
   if (document.hidden && "Notification" in window && Notification.permission === "granted") {
-    const note = new Notification(`${call.peer.name} is calling`, {
-      body: `Incoming ${mediaWord(call.media)} call`, tag: `callkit-${call.id}`, requireInteraction: true,
+    const note = new Notification(isCallingText(call.peer.name), {
+      body: incomingLabel(call.media), tag: `callkit-${call.id}`, requireInteraction: true,
     });
     note.onclick = () => {
       window.focus();
@@ -187,7 +191,7 @@ kit.addEventListener("ready", () => render(kit.currentCall));
 kit.addEventListener("answeredelsewhere", () => {
   stopAlerts();
   show("idle");
-  setStatus("Answered on another device");
+  setStatus(gettext("Answered on another device"));
   root.hidden = false;
 });
 kit.addEventListener("moved", () => {
@@ -206,7 +210,8 @@ kit.addEventListener("connected", (e) => {
   render(e.detail.call);
 });
 kit.addEventListener("mediaconnection", (e) => {
-  $("connection").textContent = { connecting: "Connecting…", reconnecting: "Reconnecting…", failed: "Connection lost" }[e.detail.state] ?? "";
+  const words = { connecting: gettext("Connecting…"), reconnecting: gettext("Reconnecting…"), failed: gettext("Connection lost") };
+  $("connection").textContent = words[e.detail.state] ?? "";
 });
 kit.addEventListener("mediastate", (e) => (e.detail.side === "local" ? renderLocalMedia(e.detail.call) : renderRemoteMedia(e.detail.call)));
 kit.addEventListener("calltypechanged", (e) => {
@@ -221,7 +226,7 @@ kit.addEventListener("switchrequested", (e) => {
 kit.addEventListener("switchdeclined", (e) => {
   $("switch-request").hidden = true;
   $("switch-waiting").hidden = true;
-  if (e.detail.call.switchRequest === null) setStatus("Video was declined");
+  if (e.detail.call.switchRequest === null) setStatus(gettext("Video was declined"));
 });
 kit.addEventListener("away", (e) => {
   const other = e.detail.call.role === "caller" ? "callee" : "caller";
@@ -232,11 +237,12 @@ kit.addEventListener("back", (e) => {
   $("away").hidden = !e.detail.sides.includes(other);
 });
 kit.addEventListener("networkquality", (e) => {
-  const words = ["–", "Bad", "Poor", "Fair", "Good", "Excellent"];
+  const words = ["–", gettext("Bad"), gettext("Poor"), gettext("Fair"), gettext("Good"), gettext("Excellent")];
+  const labels = { local: gettext("Your network: %(quality)s"), remote: gettext("Their network: %(quality)s") };
   for (const side of ["local", "remote"]) {
     const el = $(`quality-${side}`);
     el.dataset.level = String(e.detail[side].level);
-    el.textContent = `${side === "local" ? "Your" : "Their"} network: ${words[e.detail[side].level]}`;
+    el.textContent = interpolate(labels[side], { quality: words[e.detail[side].level] });
   }
 });
 kit.addEventListener("ended", (e) => {

@@ -157,7 +157,7 @@ def open_page(browser, server, users):
     def open_(username: str, srv: Server | None = None, init_script: str | None = None,
               base_url: str | None = None) -> Page:
         srv = srv or server
-        context = browser.new_context(base_url=base_url or srv.url)
+        context = browser.new_context(base_url=base_url or srv.url, locale="en-US")
         contexts.append(context)
         if init_script:
             context.add_init_script(script=init_script)

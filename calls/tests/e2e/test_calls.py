@@ -223,7 +223,7 @@ def test_search_live_and_without_javascript(open_page, browser, server):
     expect(alice.get_by_role("button", name="Audio call Bob Builder")).to_be_hidden()
     assert alice.url.endswith("/search/?q=car")
 
-    context = browser.new_context(base_url=server.url, java_script_enabled=False)
+    context = browser.new_context(base_url=server.url, java_script_enabled=False, locale="en-US")
     try:
         page = context.new_page()
         page.goto("/accounts/login/")

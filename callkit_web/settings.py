@@ -218,3 +218,11 @@ if CALLKIT_ICE_TRANSPORT_POLICY not in {"all", "relay"}:
     raise ImproperlyConfigured("CALLKIT_ICE_TRANSPORT_POLICY must be 'all' or 'relay'")
 # How long browsers try to connect media after the answer before the call ends as "failed".
 CALLKIT_CONNECT_TIMEOUT = env_float("CALLKIT_CONNECT_TIMEOUT", 20, 2, 120)
+# TURN (coturn with use-auth-secret): every client gets its own credential, valid CALLKIT_TURN_TTL s.
+CALLKIT_TURN_URLS = [u.strip() for u in os.environ.get("CALLKIT_TURN_URLS", "").split(",") if u.strip()]
+if any(not u.startswith(("turn:", "turns:")) for u in CALLKIT_TURN_URLS):
+    raise ImproperlyConfigured("CALLKIT_TURN_URLS must be comma-separated turn: or turns: URLs")
+CALLKIT_TURN_SECRET = os.environ.get("CALLKIT_TURN_SECRET", "")
+if CALLKIT_TURN_URLS and not CALLKIT_TURN_SECRET:
+    raise ImproperlyConfigured("CALLKIT_TURN_URLS needs CALLKIT_TURN_SECRET (coturn's static-auth-secret)")
+CALLKIT_TURN_TTL = int(env_float("CALLKIT_TURN_TTL", 3600, 10, 604_800))

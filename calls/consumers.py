@@ -12,7 +12,7 @@ from django.conf import settings
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
-from . import errors, protocol, selectors, services
+from . import errors, protocol, selectors, services, turn
 from .errors import CallError
 from .groups import user_group
 from .i18n import language_of
@@ -156,10 +156,12 @@ class CallConsumer(AsyncJsonWebsocketConsumer):
             "server_time": timezone.now().isoformat(),
         }
         if kind == "hello":
+            ice = turn.ice_config(self.user.pk)
             message["config"] = {
                 "ring_timeout": settings.CALLKIT_RING_TIMEOUT,
                 "grace": settings.CALLKIT_GRACE,
-                "ice_servers": settings.CALLKIT_ICE_SERVERS,
+                "ice_servers": ice["ice_servers"],
+                "ice_expires_at": ice["expires_at"],
                 "ice_transport_policy": settings.CALLKIT_ICE_TRANSPORT_POLICY,
                 "connect_timeout": settings.CALLKIT_CONNECT_TIMEOUT,
                 "max_frame_bytes": protocol.MAX_FRAME_BYTES,
@@ -243,6 +245,10 @@ class CallConsumer(AsyncJsonWebsocketConsumer):
 
     async def on_sync(self, msg: protocol.Sync) -> dict[str, Any]:
         return await self._state_message("sync", msg.call_id)
+
+    async def on_ice_refresh(self, msg: protocol.IceRefresh) -> dict[str, Any]:
+        # No database: a fresh TURN credential is one HMAC.
+        return {"type": "ice.servers", **turn.ice_config(self.user.pk)}
 
     async def _relay(self, msg: protocol.Offer | protocol.Answer | protocol.Candidate) -> None:
         """Forward verbatim to the one connection on the other side; no database."""

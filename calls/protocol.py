@@ -107,16 +107,20 @@ class Sync(_Message):
     call_id: UUID | None = None  # this call (live or ended) instead of the live one
 
 
+class IceRefresh(_Message):
+    type: Literal["ice.refresh"]
+
+
 ClientMessage = Annotated[
     Invite | Accept | Reject | Cancel | Hangup | MediaState | Switch | SwitchAnswer | Resume
-    | Offer | Answer | Candidate | Ping | Sync,
+    | Offer | Answer | Candidate | Ping | Sync | IceRefresh,
     Field(discriminator="type"),
 ]
 RELAYED = ("rtc.offer", "rtc.answer", "rtc.candidate")
 CLIENT_TYPES = tuple(
     m.model_fields["type"].annotation.__args__[0]
     for m in (Invite, Accept, Reject, Cancel, Hangup, MediaState, Switch, SwitchAnswer, Resume,
-              Offer, Answer, Candidate, Ping, Sync)
+              Offer, Answer, Candidate, Ping, Sync, IceRefresh)
 )
 
 _adapter: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)

@@ -25,6 +25,8 @@ const FAIL_AFTER_MS = 12000; // media that stays failed/disconnected this long e
 const CONNECT_TIMEOUT_MS = 20000; // media that never connects within this ends the call as failed (server may say otherwise)
 const QUALITY_EVERY_MS = 2000;
 const DISCONNECTED_RESTART_MS = 4000; // "disconnected" this long: restart ICE before giving up
+const ICE_REFRESH_WAIT_MS = 3000; // how long a new call waits for fresh TURN credentials before using the ones it has
+const ICE_RETRY_MS = 5000; // a failed credential refresh is tried again after this (and never sooner than this)
 
 /** @typedef {{id: number, username: string, name: string}} Person  A user, as the server names them. */
 /** @typedef {{mic: boolean, camera: boolean}} MediaState  One side's microphone and camera (true: on). */
@@ -79,6 +81,7 @@ const DISCONNECTED_RESTART_MS = 4000; // "disconnected" this long: restart ICE b
  * @property {number} ring_timeout  seconds a call rings
  * @property {number} grace  seconds a side may be away mid-call
  * @property {RTCIceServer[]} ice_servers
+ * @property {string|null} ice_expires_at  when the TURN credential in `ice_servers` expires (ISO 8601); null without TURN
  * @property {RTCIceTransportPolicy} ice_transport_policy
  * @property {number} connect_timeout  seconds media may take to connect after an answer
  */
@@ -214,6 +217,7 @@ export class CallKit extends EventTarget {
     this._qualityTimer = null;
     this._lastQuality = null;
     this._clockOffset = 0; // server time − local time, in ms
+    this._iceTimer = null;
     this.signaling.addEventListener("message", (e) => this._onMessage(e.detail));
     this.signaling.addEventListener("state", (e) => this._emit("connection", e.detail));
   }
@@ -228,6 +232,7 @@ export class CallKit extends EventTarget {
 
   /** Close the connection for good (a live call goes on being billed by the server). @returns {void} */
   disconnect() {
+    clearTimeout(this._iceTimer);
     this.signaling.close();
   }
 
@@ -468,6 +473,8 @@ export class CallKit extends EventTarget {
         return this._emit("error", { code: message.code, message: message.message });
       case "pong":
         return;
+      case "ice.servers":
+        return this._onIceServers(message);
       default:
         if (message.type.startsWith("call.")) this._onCallEvent(message);
     }
@@ -478,6 +485,8 @@ export class CallKit extends EventTarget {
       this.user = message.user;
       this.config = message.config;
       if (message.server_time) this._clockOffset = Date.parse(message.server_time) - Date.now();
+      // A hello after a reconnect brings a fresh credential: a live media connection takes it too.
+      this._onIceServers({ ice_servers: message.config.ice_servers, expires_at: message.config.ice_expires_at });
     }
     const current = this.currentCall;
     const live = message.call;
@@ -605,7 +614,7 @@ export class CallKit extends EventTarget {
     const call = this._require("active");
     await this._request({ type: "call.resume", call_id: call.id, fresh: true });
     call.thisDevice = true;
-    const { stream } = await this._openMedia(call.media);
+    const [{ stream }] = await Promise.all([this._openMedia(call.media), this._freshIce()]);
     if (!this._holds(call)) {
       stopStream(stream); // it ended, or another tab took it, while the camera opened
       return call;
@@ -626,6 +635,53 @@ export class CallKit extends EventTarget {
     const outcome = OUTCOME_EVENTS[call.info.status];
     if (outcome) this._emit(outcome, { call, bill: call.bill });
     this._emit("ended", { call, bill: call.bill, text: call.billText, missed: isMissed(call.info, call.role) });
+  }
+
+  // --- ICE servers: short-lived TURN credentials, renewed before they expire ------------------
+
+  /**
+   * Ask the server for fresh ICE servers (a new TURN credential); a live media connection
+   * switches to them for its next ICE restart. Resolves with `{ice_servers, expires_at}`.
+   * @returns {Promise<{ice_servers: RTCIceServer[], expires_at: string|null}>}
+   */
+  async refreshIceServers() {
+    const reply = await this.signaling.request({ type: "ice.refresh" }, ICE_REFRESH_WAIT_MS);
+    return { ice_servers: reply.ice_servers, expires_at: reply.expires_at };
+  }
+
+  /** Before a new call: fresh credentials when the server hands out TURN ones (never fails the call). */
+  _freshIce() {
+    if (!this.config?.ice_expires_at || this.options.iceServers) return Promise.resolve();
+    return this.refreshIceServers().catch(() => {}); // keep the ones we have, still valid for a while
+  }
+
+  _onIceServers(message) {
+    if (!this.config) return;
+    this.config = { ...this.config, ice_servers: message.ice_servers, ice_expires_at: message.expires_at };
+    const pc = this._peer?.pc;
+    if (pc && !this.options.iceServers) {
+      try {
+        pc.setConfiguration({ ...pc.getConfiguration(), iceServers: message.ice_servers });
+      } catch {
+        // A closing connection refuses; the next call starts with the fresh servers anyway.
+      }
+    }
+    this._scheduleIceRefresh();
+  }
+
+  /** Renew the TURN credential when a tenth of its lifetime is left (or after `delay` ms). */
+  _scheduleIceRefresh(delay) {
+    clearTimeout(this._iceTimer);
+    this._iceTimer = null;
+    const expires = this.config?.ice_expires_at;
+    if (!expires || this.options.iceServers) return;
+    const left = Date.parse(expires) - (Date.now() + this._clockOffset);
+    this._iceTimer = setTimeout(() => {
+      // On failure try again soon; a socket that reconnects gets fresh ones in its hello anyway.
+      this.refreshIceServers().catch(() => {
+        if (this.signaling.state !== "closed") this._scheduleIceRefresh(ICE_RETRY_MS);
+      });
+    }, delay ?? Math.max(ICE_RETRY_MS, left * 0.9));
   }
 
   // --- media ----------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views
+from . import example_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -12,4 +12,5 @@ urlpatterns = [
     path("history/new/", views.history_new_rows, name="history_new"),
     path("history/badge/", views.missed_badge, name="missed_badge"),
     path("history/export.csv", views.history_export, name="history_export"),
+    path("examples/custom-ui/", example_views.custom_ui, name="example_custom_ui"),
 ]

@@ -6,8 +6,10 @@ from django.urls import include, path
 from django.views.i18n import JavaScriptCatalog
 
 from calls.auth_views import ThrottledLoginView
+from calls.health import healthz
 
 urlpatterns = [
+    path("healthz", healthz, name="healthz"),
     path("accounts/login/", ThrottledLoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

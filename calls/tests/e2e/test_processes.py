@@ -7,7 +7,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from calls.models import Call
+from calls import services
+from calls.models import Call, HistoryEntry, Line
 
 from .conftest import Server, poll, wait_for_port, wait_growing
 from .test_calls import connect
@@ -28,6 +29,33 @@ def two_servers(server):
             srv.stop()
         else:
             srv.log.close()
+
+
+def test_video_call_across_two_processes_is_billed_once(open_page, two_servers):
+    """Caller on one process, callee on the other: media flows, a hang-up reaches both, one bill."""
+    a, b = two_servers
+    alice, bob = open_page("alice", a), open_page("bob", b)
+    connect(alice, bob, "video")
+    live = Call.objects.get()
+    # Each side is held by a connection of its own process (a channel name starts with its process's prefix).
+    assert live.caller_channel.split("!")[0] != live.callee_channel.split("!")[0]
+    for page in (alice, bob):
+        wait_growing(page, "video", "framesDecoded")
+        wait_growing(page, "video", "bytesReceived")
+        wait_growing(page, "audio", "totalAudioEnergy")
+
+    bob.get_by_role("button", name="Hang up").click()  # on process b; alice hears of it through Redis
+    for page in (alice, bob):
+        expect(page.get_by_role("status")).to_have_text(re.compile(r"^Video call · 00:\d\d$"))
+    call = Call.objects.get()
+    assert (call.state, call.status, call.end_reason, call.ended_by.username) == ("ended", "completed", "hangup", "bob")
+    assert call.ended_at >= call.answered_at
+    history = sorted(HistoryEntry.objects.filter(call=call).values_list("user__username", "outgoing", "missed"))
+    assert history == [("alice", True, False), ("bob", False, False)]
+    assert HistoryEntry.objects.count() == 2 and not Line.objects.exists()
+    # A sweep (as either process's clock runs one) finds nothing left to end; the bill stays as written.
+    assert services.calls_sweep() == []
+    assert Call.objects.get().ended_at == call.ended_at and HistoryEntry.objects.count() == 2
 
 
 def test_call_across_processes_and_the_other_process_dies(open_page, two_servers):

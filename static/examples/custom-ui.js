@@ -7,7 +7,7 @@ import { CallKit, Tone, formatDuration, unlockAudioOnGesture } from "/static/cal
 // Django's JavaScript catalog (a script loaded before this module) translates; without it, English.
 const gettext = globalThis.gettext ?? ((text) => text);
 const interpolate = globalThis.interpolate ?? ((format, values) => format.replace(/%\((\w+)\)s/g, (_, key) => String(values[key])));
-const fill = (text, values) => interpolate(gettext(text), values, true);
+const format = (text, values) => interpolate(text, values, true); // named %(…)s placeholders
 
 const kit = new CallKit();
 window.callkit = kit; // for the console and the tests
@@ -54,14 +54,14 @@ function render(call = kit.currentCall) {
   $("phase").textContent = phase(call, view);
   if (view === "incoming") {
     $("ring-initial").textContent = initial(name);
-    $("ring-title").textContent = fill("%(name)s is calling", { name });
+    $("ring-title").textContent = format(gettext("%(name)s is calling"), { name });
     $("ring-desc").textContent = call.media === "video" ? gettext("Video call") : gettext("Audio call");
     $("answer-voice").hidden = call.media !== "video";
   }
   if (view === "elsewhere") {
     $("elsewhere").textContent = call.state === "ringing"
-      ? fill("You are calling %(name)s from another tab or device.", { name })
-      : fill("You are talking to %(name)s on another tab or device.", { name });
+      ? format(gettext("You are calling %(name)s from another tab or device."), { name })
+      : format(gettext("You are talking to %(name)s on another tab or device."), { name });
     $("move-here").hidden = call.state !== "active";
     if (call.state === "active" && sessionStorage.getItem(HELD_KEY) === call.id && !movedBack) {
       movedBack = true; // once per page load: this very tab was reloaded mid-call
@@ -94,16 +94,16 @@ function renderThem(call) {
   const name = call.peer.name;
   const { mic, camera } = call.remoteMedia;
   $("their-mic").hidden = mic;
-  $("their-mic").textContent = fill("%(name)s is muted", { name });
+  $("their-mic").textContent = format(gettext("%(name)s is muted"), { name });
   $("their-camera").hidden = camera || call.media !== "video";
-  $("their-camera").textContent = fill("%(name)s turned video off", { name });
+  $("their-camera").textContent = format(gettext("%(name)s turned video off"), { name });
   body.dataset.theirCamera = camera ? "on" : "off";
 }
 
 function renderAway(call, sides) {
   const other = call.role === "caller" ? "callee" : "caller";
   $("their-connection").hidden = !sides.includes(other);
-  $("their-connection").textContent = fill("%(name)s lost their connection; waiting for them…", { name: call.peer.name });
+  $("their-connection").textContent = format(gettext("%(name)s lost their connection; waiting for them…"), { name: call.peer.name });
 }
 
 function initial(name) {
@@ -182,15 +182,15 @@ kit.addEventListener("mediastate", (e) => (e.detail.side === "local" ? renderSel
 kit.addEventListener("switchrequested", (e) => {
   const name = e.detail.call.peer.name;
   if (e.detail.byMe) {
-    $("phase").textContent = fill("Asking %(name)s to turn on video…", { name });
+    $("phase").textContent = format(gettext("Asking %(name)s to turn on video…"), { name });
   } else {
-    $("ask-title").textContent = fill("%(name)s wants to turn on video", { name });
+    $("ask-title").textContent = format(gettext("%(name)s wants to turn on video"), { name });
     $("ask").hidden = false;
   }
 });
 kit.addEventListener("switchdeclined", (e) => {
   $("ask").hidden = true;
-  if (e.detail.call.switchRequest === null) toast(fill("%(name)s kept the call audio only", { name: e.detail.call.peer.name }));
+  if (e.detail.call.switchRequest === null) toast(format(gettext("%(name)s kept the call audio only"), { name: e.detail.call.peer.name }));
   render(e.detail.call);
 });
 kit.addEventListener("calltypechanged", () => ($("ask").hidden = true));
@@ -203,7 +203,7 @@ kit.addEventListener("networkquality", (e) => {
   const words = [gettext("unknown"), gettext("bad"), gettext("poor"), gettext("fair"), gettext("good"), gettext("excellent")];
   const level = e.detail.local.level;
   $("bars").dataset.level = String(level);
-  $("bars").setAttribute("aria-label", fill("Connection: %(quality)s", { quality: words[level] }));
+  $("bars").setAttribute("aria-label", format(gettext("Connection: %(quality)s"), { quality: words[level] }));
 });
 kit.addEventListener("ended", (e) => {
   const { call, text, missed } = e.detail;
@@ -211,7 +211,7 @@ kit.addEventListener("ended", (e) => {
   play(remoteVideo, null);
   play(selfVideo, null);
   logBill(call, text, missed);
-  $("summary").textContent = fill("%(name)s: %(bill)s", { name: call.peer.name, bill: text });
+  $("summary").textContent = format(gettext("%(name)s: %(bill)s"), { name: call.peer.name, bill: text });
   render(call);
 });
 kit.addEventListener("error", (e) => toast(e.detail.message));

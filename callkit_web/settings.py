@@ -226,3 +226,18 @@ CALLKIT_TURN_SECRET = os.environ.get("CALLKIT_TURN_SECRET", "")
 if CALLKIT_TURN_URLS and not CALLKIT_TURN_SECRET:
     raise ImproperlyConfigured("CALLKIT_TURN_URLS needs CALLKIT_TURN_SECRET (coturn's static-auth-secret)")
 CALLKIT_TURN_TTL = int(env_float("CALLKIT_TURN_TTL", 3600, 10, 604_800))
+
+# --- Embedding (docs/embedding.md) -----------------------------------------------------------
+
+# Sites allowed to put /embed/ in an iframe (CSP frame-ancestors) and to talk to it by postMessage.
+CALLKIT_EMBED_ORIGINS = [o.strip().rstrip("/") for o in os.environ.get("CALLKIT_EMBED_ORIGINS", "").split(",")
+                         if o.strip()]
+if any(not o.startswith(("https://", "http://")) or o.count("/") != 2 for o in CALLKIT_EMBED_ORIGINS):
+    raise ImproperlyConfigured("CALLKIT_EMBED_ORIGINS must be comma-separated origins like https://example.com")
+# Keys the host site's backend presents to POST /api/embed-tokens/ (comma-separated; empty: API off).
+CALLKIT_API_KEYS = [k.strip() for k in os.environ.get("CALLKIT_API_KEYS", "").split(",") if k.strip()]
+if any(len(k) < 24 for k in CALLKIT_API_KEYS):
+    raise ImproperlyConfigured("each of CALLKIT_API_KEYS must be at least 24 characters")
+# How long an embed token works, by default and at most; an open embed renews its own while connected.
+CALLKIT_EMBED_TOKEN_TTL = int(env_float("CALLKIT_EMBED_TOKEN_TTL", 300, 10, 86_400))
+CALLKIT_EMBED_TOKEN_MAX_TTL = int(env_float("CALLKIT_EMBED_TOKEN_MAX_TTL", 3600, 10, 86_400))

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
-from . import errors, protocol, selectors, services, turn
+from . import embed_tokens, errors, protocol, selectors, services, turn
 from .errors import CallError
 from .groups import user_group
 from .i18n import language_of
@@ -166,6 +166,11 @@ class CallConsumer(AsyncJsonWebsocketConsumer):
                 "connect_timeout": settings.CALLKIT_CONNECT_TIMEOUT,
                 "max_frame_bytes": protocol.MAX_FRAME_BYTES,
             }
+            if self.scope.get("embed_token"):
+                # A fresh token in every hello: the socket reconnects with it after a blip.
+                fresh = embed_tokens.renew(self.user, self.scope["embed_token"])
+                message["config"]["token"] = fresh.token
+                message["config"]["token_expires_at"] = fresh.expires_at
         if call is not None:
             snapshot = call_snapshot(call)
             role = _role_in(snapshot, self.user.pk)
@@ -182,8 +187,13 @@ class CallConsumer(AsyncJsonWebsocketConsumer):
         return {"type": "ack", "call_id": str(call.pk)}
 
     async def on_call_invite(self, msg: protocol.Invite) -> dict[str, Any]:
+        callee_id = msg.to
+        if callee_id is None:  # by username: what a host site knows of its users
+            callee_id = await database_sync_to_async(selectors.user_id_by_username)(msg.to_username)
+            if callee_id is None:
+                raise CallError("unknown_user", _("No such user."))
         call = await database_sync_to_async(services.call_invite)(
-            caller=self.user, callee_id=msg.to, media=msg.media, channel=self.channel_name,
+            caller=self.user, callee_id=callee_id, media=msg.media, channel=self.channel_name,
             timeout=msg.timeout, tab=self.tab,
         )
         if call.state == "ringing":
@@ -245,6 +255,13 @@ class CallConsumer(AsyncJsonWebsocketConsumer):
 
     async def on_sync(self, msg: protocol.Sync) -> dict[str, Any]:
         return await self._state_message("sync", msg.call_id)
+
+    async def on_token_refresh(self, msg: protocol.TokenRefresh) -> dict[str, Any]:
+        # An embed's socket keeps a working token to reconnect with; no database (one HMAC).
+        if not self.scope.get("embed_token"):
+            raise CallError("bad_message", _("This connection does not use an embed token."))
+        fresh = embed_tokens.renew(self.user, self.scope["embed_token"])
+        return {"type": "token", "token": fresh.token, "expires_at": fresh.expires_at}
 
     async def on_ice_refresh(self, msg: protocol.IceRefresh) -> dict[str, Any]:
         # No database: a fresh TURN credential is one HMAC.

@@ -1,10 +1,12 @@
-"""The language of a WebSocket connection, chosen the way LocaleMiddleware chooses a page's."""
+"""Choosing a language where LocaleMiddleware does not reach: sockets, and embeds that name theirs."""
 
 from urllib.parse import parse_qs
 
 from django.conf import settings
+from django.utils import translation
 from django.utils.translation import get_supported_language_variant
 from django.utils.translation.trans_real import parse_accept_lang_header
+from django.views.i18n import JavaScriptCatalog
 
 
 def _supported(code: str) -> str | None:
@@ -27,3 +29,14 @@ def language_of(scope: dict) -> str:
         if code != "*" and (found := _supported(code)):
             return found
     return settings.LANGUAGE_CODE
+
+
+class JavaScriptCatalogView(JavaScriptCatalog):
+    """Django's JavaScript catalog, in the language `?lang=` names (an embed's), else the request's."""
+
+    def get(self, request, *args, **kwargs):
+        code = _supported(request.GET.get("lang", ""))
+        if not code:
+            return super().get(request, *args, **kwargs)
+        with translation.override(code):
+            return super().get(request, *args, **kwargs)

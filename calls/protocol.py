@@ -6,7 +6,7 @@ from uuid import UUID
 
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 from .errors import CallError
 
@@ -29,9 +29,16 @@ class _CallMessage(_Message):
 
 class Invite(_Message):
     type: Literal["call.invite"]
-    to: Annotated[int, Field(gt=0)]
+    to: Annotated[int, Field(gt=0)] | None = None  # the callee's user id, or:
+    to_username: Annotated[str, Field(min_length=1, max_length=150)] | None = None
     media: Literal["audio", "video"]
     timeout: Annotated[int, Field(ge=5, le=120)] | None = None
+
+    @model_validator(mode="after")
+    def _one_callee(self) -> "Invite":
+        if (self.to is None) == (self.to_username is None):
+            raise ValueError("give exactly one of 'to' and 'to_username'")
+        return self
 
 
 class Accept(_CallMessage):
@@ -111,16 +118,20 @@ class IceRefresh(_Message):
     type: Literal["ice.refresh"]
 
 
+class TokenRefresh(_Message):
+    type: Literal["token.refresh"]
+
+
 ClientMessage = Annotated[
     Invite | Accept | Reject | Cancel | Hangup | MediaState | Switch | SwitchAnswer | Resume
-    | Offer | Answer | Candidate | Ping | Sync | IceRefresh,
+    | Offer | Answer | Candidate | Ping | Sync | IceRefresh | TokenRefresh,
     Field(discriminator="type"),
 ]
 RELAYED = ("rtc.offer", "rtc.answer", "rtc.candidate")
 CLIENT_TYPES = tuple(
     m.model_fields["type"].annotation.__args__[0]
     for m in (Invite, Accept, Reject, Cancel, Hangup, MediaState, Switch, SwitchAnswer, Resume,
-              Offer, Answer, Candidate, Ping, Sync, IceRefresh)
+              Offer, Answer, Candidate, Ping, Sync, IceRefresh, TokenRefresh)
 )
 
 _adapter: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)

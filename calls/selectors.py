@@ -162,3 +162,8 @@ def missed_count(*, user: User) -> int:
     if user.history_seen_at is not None:
         qs = qs.filter(created_at__gt=user.history_seen_at)
     return qs.count()
+
+
+def user_id_by_username(username: str) -> int | None:
+    """The id of the active user with this username, if any."""
+    return User.objects.filter(username=username, is_active=True).values_list("pk", flat=True).first()

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import example_views, views
+from . import embed_views, example_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -13,4 +13,6 @@ urlpatterns = [
     path("history/badge/", views.missed_badge, name="missed_badge"),
     path("history/export.csv", views.history_export, name="history_export"),
     path("examples/custom-ui/", example_views.custom_ui, name="example_custom_ui"),
+    path("embed/", embed_views.embed, name="embed"),
+    path("api/embed-tokens/", embed_views.api_embed_tokens, name="api_embed_tokens"),
 ]

@@ -202,10 +202,12 @@ export class CallKit extends EventTarget {
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
     /** @type {string} This tab's own id: the server tells us by it whether this tab still holds a call. */
     this.tabId = options.tabId ?? tabId();
-    const base = options.url ?? `${scheme}//${location.host}/ws/calls/`;
-    /** @type {string} the socket's URL, with `?tab=` */
-    this.url = `${base}${base.includes("?") ? "&" : "?"}tab=${encodeURIComponent(this.tabId)}`;
+    this._base = options.url ?? `${scheme}//${location.host}/ws/calls/`;
     /** @type {CallKitOptions} */ this.options = options;
+    this._token = options.token ?? null;
+    this._tokenTimer = null;
+    /** @type {string} the socket's URL, with `?tab=` (and `token=`, `lang=` when given) */
+    this.url = this._socketUrl();
     this.signaling = new Signaling({ url: this.url, WebSocket: options.WebSocket });
     /** @type {Person|null} */ this.user = null;
     /** @type {Call|null} */ this.currentCall = null;
@@ -223,6 +225,39 @@ export class CallKit extends EventTarget {
   }
 
   // --- connection -------------------------------------------------------------------------
+
+  _socketUrl() {
+    const params = new URLSearchParams({ tab: this.tabId });
+    if (this._token) params.set("token", this._token);
+    if (this.options.language) params.set("lang", this.options.language);
+    return `${this._base}${this._base.includes("?") ? "&" : "?"}${params}`;
+  }
+
+  /**
+   * Use another embed token from now on (the next reconnect shows it). The SDK renews its own
+   * token while connected; a host page only needs this after a long time offline.
+   * @param {string} token
+   */
+  setToken(token) {
+    this._token = token;
+    this.url = this.signaling.url = this._socketUrl();
+  }
+
+  /** Keep the embed token fresh: renew it when 80% of its life has passed. */
+  _scheduleTokenRenewal(expiresAt) {
+    clearTimeout(this._tokenTimer);
+    if (!this._token || !expiresAt) return;
+    const lifeMs = expiresAt * 1000 - (Date.now() + this._clockOffset);
+    this._tokenTimer = setTimeout(async () => {
+      try {
+        const fresh = await this.signaling.request({ type: "token.refresh" });
+        this.setToken(fresh.token);
+        this._scheduleTokenRenewal(fresh.expires_at);
+      } catch {
+        this._scheduleTokenRenewal(expiresAt); // try again later; a reconnect brings one too
+      }
+    }, Math.max(1000, lifeMs * 0.8));
+  }
 
   /** Connect to the server; resolves with the signed-in user once the server said hello. @returns {Promise<Person>} */
   async connect() {
@@ -250,7 +285,9 @@ export class CallKit extends EventTarget {
    * @returns {Promise<Call>}
    */
   async call(user, { media = "video", timeout } = {}) {
-    const to = typeof user === "object" ? user.id : Number(user);
+    // A user object, a user id, or a username (what a host site knows its users by).
+    const byName = typeof user === "string" && !/^\d+$/.test(user);
+    const to = typeof user === "object" ? user.id : byName ? null : Number(user);
     const current = this.currentCall;
     if (current && current.state === "ringing" && current.role === "callee" && current.peer.id === to) {
       return this.accept({ media }); // they are calling us right now: calling back is answering
@@ -261,7 +298,7 @@ export class CallKit extends EventTarget {
     const [{ stream, videoError }] = await Promise.all([this._openMedia(media), this._freshIce()]);
     if (videoError) this._emit("error", { code: videoError.code, message: `${videoError.message} ${gettext("The call goes on as audio.")}` });
     const callMedia = stream.getVideoTracks().length ? media : "audio";
-    const request = { type: "call.invite", to, media: callMedia };
+    const request = byName ? { type: "call.invite", to_username: user, media: callMedia } : { type: "call.invite", to, media: callMedia };
     if (timeout) request.timeout = timeout;
     let ack;
     try {
@@ -485,6 +522,10 @@ export class CallKit extends EventTarget {
       this.user = message.user;
       this.config = message.config;
       if (message.server_time) this._clockOffset = Date.parse(message.server_time) - Date.now();
+      if (message.config.token) {
+        this.setToken(message.config.token); // reconnects show the newest token
+        this._scheduleTokenRenewal(message.config.token_expires_at);
+      }
       // A hello after a reconnect brings a fresh credential: a live media connection takes it too.
       this._onIceServers({ ice_servers: message.config.ice_servers, expires_at: message.config.ice_expires_at });
     }

@@ -4,8 +4,10 @@
 import { CallKit, Tone, billText, formatDuration, gettext, interpolate, unlockAudioOnGesture } from "./callkit.js";
 
 const root = document.getElementById("callkit");
-const kit = new CallKit();
+// On the embed page the socket proves who it is with the page's token (an iframe sends no cookies).
+const kit = new CallKit({ token: document.body.dataset.token || undefined, language: document.body.dataset.lang || undefined });
 window.callkit = kit; // for the console, custom scripts and tests
+export { kit };
 const ringtone = new Tone("ringtone");
 const ringback = new Tone("ringback");
 const HELD_KEY = "callkit.held"; // this tab held this call id (survives a reload, not a new tab)

@@ -73,6 +73,8 @@ const ICE_RETRY_MS = 5000; // a failed credential refresh is tried again after t
  * @property {RTCIceTransportPolicy} [iceTransportPolicy]  default: the server's CALLKIT_ICE_TRANSPORT_POLICY
  * @property {typeof WebSocket} [WebSocket]  a WebSocket class (for tests)
  * @property {string} [tabId]  this tab's id; default: a random id kept in sessionStorage
+ * @property {string} [token]  an embed token (docs/embedding.md); default: the session cookie signs in
+ * @property {"en"|"zh-hans"} [language]  the language of the server's messages; default: the page's cookie / Accept-Language
  */
 
 /**
@@ -237,6 +239,7 @@ export class CallKit extends EventTarget {
    * Use another embed token from now on (the next reconnect shows it). The SDK renews its own
    * token while connected; a host page only needs this after a long time offline.
    * @param {string} token
+   * @returns {void}
    */
   setToken(token) {
     this._token = token;
@@ -280,7 +283,7 @@ export class CallKit extends EventTarget {
 
   /**
    * Call someone. Opens the microphone (and camera) first, then rings them.
-   * @param {number|{id: number}} user
+   * @param {number|string|{id: number}} user  a user id, `{id}`, or a username
    * @param {{media?: "audio"|"video", timeout?: number}} [options]
    * @returns {Promise<Call>}
    */

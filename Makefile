@@ -6,7 +6,7 @@ PORT     ?= 8000
 PG_URL   ?= postgres://root@127.0.0.1:5432/test
 REDIS    ?= redis://127.0.0.1:6379/0
 
-.PHONY: install run test test-sqlite test-services
+.PHONY: install run test test-sqlite test-services prod
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	python3 -m venv $(VENV)
@@ -21,6 +21,12 @@ run: install
 	DJANGO_DEBUG=1 $(PY) manage.py migrate -v 0
 	DJANGO_DEBUG=1 $(PY) manage.py demo_users
 	DJANGO_DEBUG=1 $(PY) -m daphne -b $(HOST) -p $(PORT) callkit_web.asgi:application
+
+## prod: migrate, collectstatic and serve N daphne processes on 127.0.0.1:8001… with DEBUG off
+## (docs/deployment.md; needs DJANGO_SECRET_KEY, and REDIS_URL for N > 1)
+N ?= 2
+prod: install
+	deploy/run-prod.sh $(N)
 
 ## test: the whole suite, on SQLite + in-memory layer, then on PostgreSQL + Redis
 test: test-sqlite test-services

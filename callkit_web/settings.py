@@ -150,7 +150,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(os.environ.get("DJANGO_STATIC_ROOT") or BASE_DIR / "staticfiles")  # collectstatic fills it
 STATICFILES_DIRS = [BASE_DIR / "static"]
 # Serve straight from the source folders, so `daphne` alone works without collectstatic.
 WHITENOISE_USE_FINDERS = True

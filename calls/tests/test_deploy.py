@@ -117,6 +117,34 @@ def test_processes_serve_health_and_collected_static_files_then_stop_together(pr
     assert not any(listening(p) for p in ports)
 
 
+def get_unix(path: Path, url: str) -> tuple[int, bytes]:
+    """GET `url` from an HTTP server on the unix socket `path` (as nginx's upstream would)."""
+    with socket.socket(socket.AF_UNIX) as s:
+        s.settimeout(5)
+        s.connect(str(path))
+        s.sendall(f"GET {url} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode())
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    return int(head.split()[1]), body
+
+
+def test_processes_on_unix_sockets(prod_env, run_prod, tmp_path):
+    n = 2 if os.environ.get("REDIS_URL") else 1
+    sockets = [tmp_path / "run" / f"daphne-{i}.sock" for i in range(1, n + 1)]
+    proc = run_prod({**prod_env, "SOCKET_DIR": str(tmp_path / "run")}, str(n))
+    deadline = time.monotonic() + 60
+    while not all(path.is_socket() for path in sockets):
+        assert proc.poll() is None and time.monotonic() < deadline, output(proc)
+        time.sleep(0.1)  # between looks for the sockets
+    for path in sockets:
+        status, body = get_unix(path, "/healthz")
+        assert (status, json.loads(body)) == (200, {"status": "ok", "database": "ok", "channel_layer": "ok"})
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(20) == 0, output(proc)
+
+
 def test_one_process_dying_stops_the_others_and_fails(prod_env, run_prod):
     port = consecutive_free_ports(1)
     proc = run_prod({**prod_env, "PORT": str(port)}, "1")

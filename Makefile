@@ -6,7 +6,7 @@ PORT     ?= 8000
 PG_URL   ?= postgres://root@127.0.0.1:5432/test
 REDIS    ?= redis://127.0.0.1:6379/0
 
-.PHONY: install run test test-sqlite test-services prod
+.PHONY: install run test test-sqlite test-services prod messages
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	python3 -m venv $(VENV)
@@ -36,3 +36,10 @@ test-sqlite: install
 
 test-services: install
 	DATABASE_URL=$(PG_URL) REDIS_URL=$(REDIS) $(VENV)/bin/pytest
+
+## messages: re-extract the translatable strings into locale/zh_Hans (needs gettext), then compile them
+MSG_IGNORE := -i .venv -i staticfiles -i static/vendor -i calls/tests -i bench -i docs -i deploy
+messages: install
+	DJANGO_DEBUG=1 $(PY) manage.py makemessages -l zh_Hans --no-location --no-obsolete $(MSG_IGNORE)
+	DJANGO_DEBUG=1 $(PY) manage.py makemessages -d djangojs -l zh_Hans --no-location --no-obsolete $(MSG_IGNORE)
+	DJANGO_DEBUG=1 $(PY) manage.py compilemessages -l zh_Hans --ignore .venv

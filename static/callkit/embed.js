@@ -36,7 +36,9 @@ kit.addEventListener("incoming", (e) => post("incoming", { call: summary(e.detai
 kit.addEventListener("ringing", (e) => post("ringing", { call: summary(e.detail.call) }));
 kit.addEventListener("connected", (e) => post("connected", { call: summary(e.detail.call) }));
 kit.addEventListener("answeredelsewhere", (e) => post("answeredelsewhere", { call: summary(e.detail.call) }));
-kit.addEventListener("ended", (e) => post("ended", { call: summary(e.detail.call), bill: e.detail.call.bill }));
+kit.addEventListener("ended", (e) => post("ended", {
+  call: summary(e.detail.call), bill: structuredClone(e.detail.bill), text: e.detail.text, missed: e.detail.missed,
+}));
 kit.addEventListener("mediastate", (e) => post("mediastate", {
   call: summary(e.detail.call), side: e.detail.side,
   media: e.detail.side === "local" ? e.detail.call.localMedia : e.detail.call.remoteMedia,

@@ -10,7 +10,21 @@ window.callkit = kit; // for the console, custom scripts and tests
 export { kit };
 const ringtone = new Tone("ringtone");
 const ringback = new Tone("ringback");
-const HELD_KEY = "callkit.held"; // this tab held this call id (survives a reload, not a new tab)
+// The call id this tab held (survives a reload, not a new tab). A cross-site iframe may be
+// denied storage (third-party storage blocked): then a reload simply does not auto-rejoin.
+const held = {
+  get: () => attempt(() => sessionStorage.getItem("callkit.held")),
+  set: (id) => attempt(() => sessionStorage.setItem("callkit.held", id)),
+  clear: () => attempt(() => sessionStorage.removeItem("callkit.held")),
+};
+
+function attempt(fn) {
+  try {
+    return fn();
+  } catch {
+    return null;
+  }
+}
 
 const $ = (name) => root.querySelector(`[data-ck="${name}"]`);
 const $$ = (name) => root.querySelectorAll(`[data-ck="${name}"]`);
@@ -92,12 +106,12 @@ function render(call) {
   if (view === "incoming") startAlerts(call);
   if (view === "outgoing") ringback.start();
   if (view === "elsewhere") {
-    const held = sessionStorage.getItem(HELD_KEY) === call.id;
+    const heldHere = held.get() === call.id;
     $("elsewhere-label").textContent = call.state === "ringing"
       ? interpolate(gettext("Calling %(name)s on another device."), { name: call.peer.name })
       : interpolate(gettext("In a call with %(name)s on another device."), { name: call.peer.name });
     action("join").hidden = call.state !== "active";
-    if (held && call.state === "active" && !autoRejoined) {
+    if (heldHere && call.state === "active" && !autoRejoined) {
       autoRejoined = true; // once per page load: this very tab was reloaded mid-call
       rejoin();
     }
@@ -185,7 +199,7 @@ async function rejoin() {
 
 // --- SDK events ----------------------------------------------------------------------------
 
-kit.addEventListener("moved", () => sessionStorage.removeItem(HELD_KEY)); // before render: no auto-rejoin
+kit.addEventListener("moved", () => held.clear()); // before render: no auto-rejoin
 for (const type of ["incoming", "ringing", "accepted", "answeredelsewhere", "statechange", "back", "moved"]) {
   kit.addEventListener(type, (e) => render(e.detail.call));
 }
@@ -203,12 +217,12 @@ kit.addEventListener("moved", () => {
 kit.addEventListener("localstream", (e) => {
   attach(video.local, e.detail.stream);
   attach(video.preview, e.detail.stream);
-  if (e.detail.call.thisDevice || e.detail.call.state === "ringing") sessionStorage.setItem(HELD_KEY, e.detail.call.id);
+  if (e.detail.call.thisDevice || e.detail.call.state === "ringing") held.set(e.detail.call.id);
 });
 kit.addEventListener("remotestream", (e) => attach(video.remote, e.detail.stream));
 kit.addEventListener("connected", (e) => {
   $("connection").textContent = "";
-  sessionStorage.setItem(HELD_KEY, e.detail.call.id);
+  held.set(e.detail.call.id);
   render(e.detail.call);
 });
 kit.addEventListener("mediaconnection", (e) => {
@@ -249,7 +263,7 @@ kit.addEventListener("networkquality", (e) => {
 });
 kit.addEventListener("ended", (e) => {
   const { call } = e.detail;
-  sessionStorage.removeItem(HELD_KEY);
+  held.clear();
   stopAlerts();
   stopTimer();
   attach(video.remote, null);

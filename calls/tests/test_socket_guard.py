@@ -123,7 +123,7 @@ async def test_a_stranger_can_do_nothing_to_a_call(open_tab, alice, bob, carol):
         "call.switch_answer": {"accept": True}, "call.resume": {},
         "rtc.offer": {"sdp": "x"}, "rtc.answer": {"sdp": "x"}, "rtc.candidate": {"candidate": None},
     }
-    assert set(attempts) | {"call.invite", "ping", "sync", "ice.refresh"} == set(CLIENT_TYPES)
+    assert set(attempts) | {"call.invite", "ping", "sync", "ice.refresh", "token.refresh"} == set(CLIENT_TYPES)
     before = await snapshot_rows()
     for kind in ("ringing", "active"):
         if kind == "active":

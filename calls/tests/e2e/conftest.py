@@ -155,19 +155,22 @@ def open_page(browser, server, users):
     contexts = []
 
     def open_(username: str, srv: Server | None = None, init_script: str | None = None,
-              base_url: str | None = None) -> Page:
+              base_url: str | None = None, locale: str = "en-US") -> Page:
         srv = srv or server
-        context = browser.new_context(base_url=base_url or srv.url, locale="en-US")
+        context = browser.new_context(base_url=base_url or srv.url, locale=locale)
         contexts.append(context)
         if init_script:
             context.add_init_script(script=init_script)
         page = context.new_page()
         page.on("console", lambda msg: msg.type == "error" and print(f"[{username} console] {msg.text}"))
         page.goto("/accounts/login/")
-        page.get_by_label("Username").fill(username)
-        page.get_by_label("Password").fill(PASSWORD)
-        page.get_by_role("button", name="Log in").click()
-        expect(page.get_by_role("heading", name=f"Hello, {users[username].display_name}")).to_be_visible()
+        # By accessible name in English (the product's UI contract), by field in other languages.
+        english = locale.startswith("en")
+        (page.get_by_label("Username") if english else page.locator("#id_username")).fill(username)
+        (page.get_by_label("Password") if english else page.locator("#id_password")).fill(PASSWORD)
+        (page.get_by_role("button", name="Log in") if english else page.locator("form.login button")).click()
+        greeting = "Hello, {}" if english else "{}"  # 你好，<name> in Chinese
+        expect(page.get_by_role("heading", name=greeting.format(users[username].display_name))).to_be_visible()
         poll(page, "() => window.callkit?.connectionState === 'open'", what="the socket to open")
         page.evaluate(STATS_JS)
         return page

@@ -111,7 +111,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 20,
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
-    DATABASES["default"].setdefault("TEST", {})["NAME"] = str(BASE_DIR / "test-db.sqlite3")
+    # One test database file per test run: two runs at once (two terminals) must not share it.
+    DATABASES["default"].setdefault("TEST", {})["NAME"] = str(BASE_DIR / f"test-db-{os.getpid()}.sqlite3")
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:

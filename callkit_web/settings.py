@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import warnings
 from pathlib import Path
 
@@ -233,7 +234,8 @@ CALLKIT_TURN_TTL = int(env_float("CALLKIT_TURN_TTL", 3600, 10, 604_800))
 # Sites allowed to put /embed/ in an iframe (CSP frame-ancestors) and to talk to it by postMessage.
 CALLKIT_EMBED_ORIGINS = [o.strip().rstrip("/") for o in os.environ.get("CALLKIT_EMBED_ORIGINS", "").split(",")
                          if o.strip()]
-if any(not o.startswith(("https://", "http://")) or o.count("/") != 2 for o in CALLKIT_EMBED_ORIGINS):
+# An origin is scheme://host[:port] and nothing else: the list goes into a CSP header verbatim.
+if any(not re.fullmatch(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?", o) for o in CALLKIT_EMBED_ORIGINS):
     raise ImproperlyConfigured("CALLKIT_EMBED_ORIGINS must be comma-separated origins like https://example.com")
 # Keys the host site's backend presents to POST /api/embed-tokens/ (comma-separated; empty: API off).
 CALLKIT_API_KEYS = [k.strip() for k in os.environ.get("CALLKIT_API_KEYS", "").split(",") if k.strip()]
@@ -242,3 +244,7 @@ if any(len(k) < 24 for k in CALLKIT_API_KEYS):
 # How long an embed token works, by default and at most; an open embed renews its own while connected.
 CALLKIT_EMBED_TOKEN_TTL = int(env_float("CALLKIT_EMBED_TOKEN_TTL", 300, 10, 86_400))
 CALLKIT_EMBED_TOKEN_MAX_TTL = int(env_float("CALLKIT_EMBED_TOKEN_MAX_TTL", 3600, 10, 86_400))
+if CALLKIT_EMBED_TOKEN_TTL > CALLKIT_EMBED_TOKEN_MAX_TTL:
+    raise ImproperlyConfigured("CALLKIT_EMBED_TOKEN_TTL must not exceed CALLKIT_EMBED_TOKEN_MAX_TTL")
+# How long one embed page may keep renewing its token: after that the host mints a new one.
+CALLKIT_EMBED_SESSION_MAX = int(env_float("CALLKIT_EMBED_SESSION_MAX", 43_200, 60, 604_800))

@@ -18,6 +18,7 @@ from .groups import user_group
 from .i18n import language_of
 from .snapshots import call_snapshot, person
 from .timekeeper import timekeeper
+from .ws_auth import PROTOCOL
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +26,11 @@ log = logging.getLogger(__name__)
 # sends a few dozen candidates at once; nothing legitimate sends more).
 RATE_BURST = 200
 RATE_PER_SECOND = 50.0
+
+
+# Calls by username per connection: 10 at once, then one every 6 s.
+NAME_LOOKUP_BURST = 10
+NAME_LOOKUP_PER_SECOND = 1 / 6
 
 
 class TokenBucket:
@@ -75,8 +81,13 @@ class CallConsumer(AsyncJsonWebsocketConsumer):
         # must not move a call backwards here, e.g. make an ended call live again.
         self.rank: dict[str, int] = {}
         self.bucket = TokenBucket(RATE_BURST, RATE_PER_SECOND)
+        # Calling by username answers "no such user" before any bill counts against the invite
+        # limit: without a limit of its own it would let a socket probe for usernames at speed.
+        self.name_lookups = TokenBucket(NAME_LOOKUP_BURST, NAME_LOOKUP_PER_SECOND)
         await self.channel_layer.group_add(user_group(user.pk), self.channel_name)
-        await self.accept()
+        # A client that offers the protocol name (an embed, showing its token beside it) gets it back.
+        offered = self.scope.get("subprotocols") or []
+        await self.accept(subprotocol=PROTOCOL if PROTOCOL in offered else None)
         timekeeper().channels.add(self.channel_name)
         await self.send_json(await self._state_message("hello"))
 
@@ -168,9 +179,13 @@ class CallConsumer(AsyncJsonWebsocketConsumer):
             }
             if self.scope.get("embed_token"):
                 # A fresh token in every hello: the socket reconnects with it after a blip.
-                fresh = embed_tokens.renew(self.user, self.scope["embed_token"])
-                message["config"]["token"] = fresh.token
-                message["config"]["token_expires_at"] = fresh.expires_at
+                try:
+                    fresh = await database_sync_to_async(embed_tokens.renew)(self.scope["embed_token"])
+                except embed_tokens.TokenRefused:
+                    fresh = None  # the embed's session is over: this socket lives on, a new one will not
+                if fresh is not None:
+                    message["config"]["token"] = fresh.token
+                    message["config"]["token_expires_at"] = fresh.expires_at
         if call is not None:
             snapshot = call_snapshot(call)
             role = _role_in(snapshot, self.user.pk)
@@ -189,6 +204,8 @@ class CallConsumer(AsyncJsonWebsocketConsumer):
     async def on_call_invite(self, msg: protocol.Invite) -> dict[str, Any]:
         callee_id = msg.to
         if callee_id is None:  # by username: what a host site knows of its users
+            if not self.name_lookups.take():
+                raise CallError("rate_limited", _("Too many calls in the last minute; wait a little."))
             callee_id = await database_sync_to_async(selectors.user_id_by_username)(msg.to_username)
             if callee_id is None:
                 raise CallError("unknown_user", _("No such user."))
@@ -257,10 +274,16 @@ class CallConsumer(AsyncJsonWebsocketConsumer):
         return await self._state_message("sync", msg.call_id)
 
     async def on_token_refresh(self, msg: protocol.TokenRefresh) -> dict[str, Any]:
-        # An embed's socket keeps a working token to reconnect with; no database (one HMAC).
+        # An embed's socket keeps a working token to reconnect with. The user is looked up again:
+        # a password change or deactivation ends the embed's session here, not at its next connect.
         if not self.scope.get("embed_token"):
             raise CallError("bad_message", _("This connection does not use an embed token."))
-        fresh = embed_tokens.renew(self.user, self.scope["embed_token"])
+        try:
+            fresh = await database_sync_to_async(embed_tokens.renew)(self.scope["embed_token"])
+        except embed_tokens.TokenRefused:
+            await self._error(CallError("token_refused", _("This call window's session is over.")), ref=msg.ref)
+            await self.close(code=4401)
+            return None
         return {"type": "token", "token": fresh.token, "expires_at": fresh.expires_at}
 
     async def on_ice_refresh(self, msg: protocol.IceRefresh) -> dict[str, Any]:

@@ -22,7 +22,7 @@ def _frameable(response: HttpResponse) -> HttpResponse:
     """Only the sites in CALLKIT_EMBED_ORIGINS may frame this response (none when unset)."""
     ancestors = " ".join(settings.CALLKIT_EMBED_ORIGINS) or "'none'"
     response["Content-Security-Policy"] = CSP.replace("frame-ancestors 'none'", f"frame-ancestors {ancestors}")
-    response["Referrer-Policy"] = "no-referrer"  # the token is in this page's URL
+    response["Referrer-Policy"] = "no-referrer"  # the (used) token is in this page's URL
     return response
 
 
@@ -42,15 +42,15 @@ def _language_from_query(request: HttpRequest) -> None:
 @never_cache
 @xframe_options_exempt
 def embed(request: HttpRequest) -> HttpResponse:
-    """Minimal call UI for an iframe, for the user a valid `?token=` names; 403 without one."""
+    """Minimal call UI for an iframe, for the user a valid, unused `?token=` names; 403 without one."""
     _language_from_query(request)
     try:
-        user = embed_tokens.user_for(request.GET.get("token", ""))
+        user, page_token = embed_tokens.redeem(request.GET.get("token", ""))
     except embed_tokens.TokenRefused:
         return _frameable(render(request, "embed/refused.html", status=403))
     context = {
         "embed_user": user,
-        "token": request.GET["token"],
+        "token": page_token.token,  # the URL's token is used up; the socket shows this one
         "language": request.LANGUAGE_CODE,
         "origins_json": json.dumps(settings.CALLKIT_EMBED_ORIGINS),
     }

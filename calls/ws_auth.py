@@ -1,12 +1,24 @@
-"""Who a socket belongs to: an embed token in `?token=` if there is one, else the session cookie."""
-
-from urllib.parse import parse_qs
+"""Who a socket belongs to: an embed token if it shows one, else the session cookie."""
 
 from channels.auth import AuthMiddlewareStack
 from channels.db import database_sync_to_async
 from django.contrib.auth.models import AnonymousUser
 
 from . import embed_tokens
+
+# An embed offers two WebSocket subprotocols: PROTOCOL, which the server answers with, and its
+# token as TOKEN_PREFIX + token (":" written as ".", which a subprotocol name may hold). A header,
+# not the URL: URLs end up in access logs, and the token is as good as a password while it lives.
+PROTOCOL = "callkit.v1"
+TOKEN_PREFIX = "callkit.token."
+
+
+def token_of(scope) -> str:
+    """The embed token a socket shows, or ""."""
+    for offered in scope.get("subprotocols") or []:
+        if offered.startswith(TOKEN_PREFIX):
+            return offered[len(TOKEN_PREFIX):].replace(".", ":")
+    return ""
 
 
 @database_sync_to_async
@@ -25,8 +37,7 @@ class EmbedTokenOrSessionAuth:
         self.by_session = AuthMiddlewareStack(inner)
 
     async def __call__(self, scope, receive, send):
-        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
-        token = query.get("token", [""])[0]
+        token = token_of(scope)
         if not token:
             return await self.by_session(scope, receive, send)
         # A refused token is refused: no falling back to a cookie that happens to be there.

@@ -1,6 +1,7 @@
 """Embedding: tokens (mint, expiry, forgery, revocation), the token API, the framing rules, the socket."""
 
 import json
+import re
 import time
 from io import StringIO
 
@@ -13,6 +14,7 @@ from django.core.management import CommandError, call_command
 from callkit_web.asgi import application
 from calls import embed_tokens
 from calls.tests.conftest import ORIGIN, session_cookie
+from calls.ws_auth import PROTOCOL, TOKEN_PREFIX
 
 pytestmark = pytest.mark.django_db(transaction=True)
 API_KEY = "k" * 32
@@ -33,22 +35,30 @@ def forge(payload: dict) -> str:
 # --- tokens --------------------------------------------------------------------------------
 
 def test_a_token_names_its_user(alice):
-    assert embed_tokens.user_for(embed_tokens.mint(alice, 60).token) == alice
+    assert embed_tokens.user_for(embed_tokens.mint(alice, 60).token, embed_tokens.PAGE) == alice
+    assert embed_tokens.user_for(embed_tokens.mint(alice, 60, kind=embed_tokens.SOCKET).token) == alice
+
+
+def test_a_page_token_is_no_socket_token_and_back(alice):
+    with pytest.raises(embed_tokens.TokenRefused, match="not a socket token"):
+        embed_tokens.user_for(embed_tokens.mint(alice, 60).token)
+    with pytest.raises(embed_tokens.TokenRefused, match="not a page token"):
+        embed_tokens.redeem(embed_tokens.mint(alice, 60, kind=embed_tokens.SOCKET).token)
 
 
 def test_tokens_expire(alice, monkeypatch):
     minted = embed_tokens.mint(alice, 10)
     monkeypatch.setattr(embed_tokens.time, "time", lambda: minted.expires_at + 0.001)
     with pytest.raises(embed_tokens.TokenRefused, match="expired"):
-        embed_tokens.user_for(minted.token)
+        embed_tokens.user_for(minted.token, embed_tokens.PAGE)
 
 
 def test_a_tampered_or_foreign_token_is_refused(alice, bob):
     token = embed_tokens.mint(alice, 60).token
     with pytest.raises(embed_tokens.TokenRefused, match="signature"):
-        embed_tokens.user_for(token[:-2] + ("AA" if token[-2:] != "AA" else "BB"))
+        embed_tokens.user_for(token[:-2] + ("AA" if token[-2:] != "AA" else "BB"), embed_tokens.PAGE)
     with pytest.raises(embed_tokens.TokenRefused, match="signature"):
-        embed_tokens.user_for(forge({"u": bob.pk, "f": "x", "e": int(time.time()) + 60, "t": 60}))
+        embed_tokens.user_for(forge({"u": bob.pk, "f": "x", "e": int(time.time()) + 60, "t": 60, "s": 1, "k": "socket"}))
 
 
 def test_a_password_change_or_deactivation_revokes_tokens(alice, bob):
@@ -56,12 +66,12 @@ def test_a_password_change_or_deactivation_revokes_tokens(alice, bob):
     alice.set_password("another-password")
     alice.save()
     with pytest.raises(embed_tokens.TokenRefused, match="revoked"):
-        embed_tokens.user_for(token)
+        embed_tokens.user_for(token, embed_tokens.PAGE)
     token = embed_tokens.mint(bob, 60).token
     bob.is_active = False
     bob.save()
     with pytest.raises(embed_tokens.TokenRefused, match="revoked"):
-        embed_tokens.user_for(token)
+        embed_tokens.user_for(token, embed_tokens.PAGE)
 
 
 @pytest.mark.parametrize("ttl", [0, -5, 10**6])
@@ -73,7 +83,7 @@ def test_ttl_is_bounded(alice, ttl):
 def test_the_management_command_prints_a_working_token(alice):
     out = StringIO()
     call_command("callkit_token", "alice", "--ttl", "120", stdout=out)
-    assert embed_tokens.user_for(out.getvalue().strip()) == alice
+    assert embed_tokens.user_for(out.getvalue().strip(), embed_tokens.PAGE) == alice
     with pytest.raises(CommandError):
         call_command("callkit_token", "nobody", stdout=StringIO())
     with pytest.raises(CommandError):
@@ -92,7 +102,7 @@ def test_the_api_mints_tokens_for_a_host_backend(client, alice):
     response = post_api(client, {"username": "alice", "ttl": 90})
     assert response.status_code == 201
     body = response.json()
-    assert embed_tokens.user_for(body["token"]) == alice
+    assert embed_tokens.user_for(body["token"], embed_tokens.PAGE) == alice
     assert 85 <= body["expires_at"] - time.time() <= 90
     assert body["embed_url"] == f"http://testserver/embed/?token={body['token']}"
     assert body["user"] == {"id": alice.pk, "username": "alice", "name": alice.name}
@@ -136,7 +146,9 @@ def test_the_embed_page_may_be_framed_only_by_the_listed_sites(client, alice):
     assert "script-src 'self'" in response["Content-Security-Policy"]
     assert response["Referrer-Policy"] == "no-referrer" and "no-store" in response["Cache-Control"]
     html = response.content.decode()
-    assert alice.name in html and f'data-token="{token}"' in html
+    page_token = re.search(r'data-token="([^"]+)"', html).group(1)
+    assert alice.name in html and page_token != token  # the URL's token is used up; the socket gets its own
+    assert embed_tokens.user_for(page_token) == alice
     assert "&quot;http://localhost:9999&quot;" in html  # the allowed origins, escaped in an attribute
     # every other page stays unframeable
     client.force_login(alice)
@@ -152,7 +164,8 @@ def test_no_listed_sites_means_nobody_may_frame_it(client, alice, settings):
 @pytest.mark.parametrize("token", ["", "garbage", "x" * 600, "forged"])
 def test_the_embed_page_refuses_bad_tokens(client, alice, token):
     if token == "forged":
-        token = forge({"u": alice.pk, "f": alice.get_session_auth_hash()[:16], "e": int(time.time()) + 60, "t": 60})
+        token = forge({"u": alice.pk, "f": alice.get_session_auth_hash()[:16], "e": int(time.time()) + 60, "t": 60,
+                       "s": 1, "k": "page"})
     response = client.get("/embed/", {"token": token})
     assert response.status_code == 403
     assert alice.name not in response.content.decode()
@@ -163,25 +176,36 @@ def test_the_embed_page_speaks_the_language_it_is_asked_for(client, alice):
     token = embed_tokens.mint(alice, 60).token
     zh = client.get(f"/embed/?token={token}&lang=zh-hans", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert '<html lang="zh-hans"' in zh and "语音通话" in zh and "jsi18n/?lang=zh-hans" in zh
+    catalog = client.get("/jsi18n/?lang=zh-hans", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "未接来电" in catalog or "\\u672a\\u63a5\\u6765\\u7535" in catalog
+    token = embed_tokens.mint(alice, 60).token
     en = client.get(f"/embed/?token={token}", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert '<html lang="en"' in en and "Audio call" in en
 
 
+def test_a_page_token_opens_the_page_once(client, alice):
+    token = embed_tokens.mint(alice, 60).token
+    assert client.get("/embed/", {"token": token}).status_code == 200
+    again = client.get("/embed/", {"token": token})  # e.g. someone who read it in an access log
+    assert again.status_code == 403 and alice.name not in again.content.decode()
+
+
 # --- the socket ----------------------------------------------------------------------------
 
-async def open_socket(query: str, cookie_user=None):
+async def open_socket(token: str = "", cookie_user=None, query: str = ""):
     headers = [(b"origin", ORIGIN.encode())]
     if cookie_user is not None:
         headers.append((b"cookie", (await database_sync_to_async(session_cookie)(cookie_user)).encode()))
-    comm = WebsocketCommunicator(application, f"/ws/calls/{query}", headers=headers)
+    protocols = [PROTOCOL, TOKEN_PREFIX + token.replace(":", ".")] if token else None
+    comm = WebsocketCommunicator(application, f"/ws/calls/{query}", headers=headers, subprotocols=protocols)
     connected, code = await comm.connect(timeout=5)
     return comm, connected, code
 
 
 async def test_a_socket_with_a_token_is_that_tokens_user_even_beside_another_session(alice, bob):
-    minted = await database_sync_to_async(embed_tokens.mint)(alice, 60)
-    comm, connected, _ = await open_socket(f"?token={minted.token}", cookie_user=bob)
-    assert connected
+    minted = await database_sync_to_async(embed_tokens.mint)(alice, 60, kind=embed_tokens.SOCKET)
+    comm, connected, protocol = await open_socket(minted.token, cookie_user=bob)
+    assert connected and protocol == PROTOCOL  # the browser needs the chosen subprotocol back
     hello = await comm.receive_json_from(timeout=3)
     assert hello["user"]["id"] == alice.pk
     fresh = hello["config"]["token"]
@@ -197,19 +221,19 @@ async def test_a_socket_with_a_token_is_that_tokens_user_even_beside_another_ses
 @pytest.mark.parametrize("kind", ["expired", "forged", "garbage"])
 async def test_a_socket_with_a_bad_token_is_refused_without_falling_back_to_cookies(alice, bob, kind, monkeypatch):
     if kind == "expired":
-        token = (await database_sync_to_async(embed_tokens.mint)(alice, 10)).token
+        token = (await database_sync_to_async(embed_tokens.mint)(alice, 10, kind=embed_tokens.SOCKET)).token
         real = time.time
         monkeypatch.setattr(embed_tokens.time, "time", lambda: real() + 11)
     elif kind == "forged":
-        token = forge({"u": alice.pk, "f": "x", "e": int(time.time()) + 60, "t": 60})
+        token = forge({"u": alice.pk, "f": "x", "e": int(time.time()) + 60, "t": 60, "s": 1, "k": "socket"})
     else:
         token = "garbage-garbage-garbage"
-    comm, connected, code = await open_socket(f"?token={token}", cookie_user=bob)
+    comm, connected, code = await open_socket(token, cookie_user=bob)
     assert not connected and code == 4401
 
 
 async def test_a_session_socket_cannot_refresh_a_token(alice):
-    comm, connected, _ = await open_socket("", cookie_user=alice)
+    comm, connected, _ = await open_socket(cookie_user=alice)
     await comm.receive_json_from(timeout=3)
     await comm.send_json_to({"type": "token.refresh", "ref": "t1"})
     reply = await comm.receive_json_from(timeout=3)
@@ -218,8 +242,8 @@ async def test_a_session_socket_cannot_refresh_a_token(alice):
 
 
 async def test_a_call_by_username(alice, bob):
-    minted = await database_sync_to_async(embed_tokens.mint)(alice, 60)
-    comm, _, _ = await open_socket(f"?token={minted.token}")
+    minted = await database_sync_to_async(embed_tokens.mint)(alice, 60, kind=embed_tokens.SOCKET)
+    comm, _, _ = await open_socket(minted.token)
     await comm.receive_json_from(timeout=3)
     await comm.send_json_to({"type": "call.invite", "to_username": "nobody", "media": "audio", "ref": "a"})
     assert (await comm.receive_json_from(timeout=3))["code"] == "unknown_user"
@@ -229,4 +253,57 @@ async def test_a_call_by_username(alice, bob):
     replies = [await comm.receive_json_from(timeout=3) for _ in range(2)]
     assert {r["type"] for r in replies} == {"ack", "call.ringing"}
     await comm.send_json_to({"type": "call.cancel", "call_id": next(r for r in replies if r["type"] == "ack")["call_id"]})
+    await comm.disconnect()
+
+
+async def test_a_token_in_the_url_is_not_a_credential(alice, bob):
+    minted = await database_sync_to_async(embed_tokens.mint)(alice, 60, kind=embed_tokens.SOCKET)
+    comm, connected, _ = await open_socket(cookie_user=bob, query=f"?token={minted.token}")
+    hello = await comm.receive_json_from(timeout=3)
+    assert hello["user"]["id"] == bob.pk and "token" not in hello["config"]
+    await comm.disconnect()
+
+
+async def test_renewal_stops_at_the_session_limit(alice, settings, monkeypatch):
+    settings.CALLKIT_EMBED_SESSION_MAX = 100
+    minted = await database_sync_to_async(embed_tokens.mint)(alice, 60, kind=embed_tokens.SOCKET)
+    comm, _, _ = await open_socket(minted.token)
+    await comm.receive_json_from(timeout=3)
+    real = time.time
+    monkeypatch.setattr(embed_tokens.time, "time", lambda: real() + 50)  # the first token has expired
+    await comm.send_json_to({"type": "token.refresh", "ref": "t1"})
+    renewed = await comm.receive_json_from(timeout=3)
+    assert renewed["type"] == "token"  # a live socket renews past its first token's life
+    monkeypatch.setattr(embed_tokens.time, "time", lambda: real() + 101)
+    await comm.send_json_to({"type": "token.refresh", "ref": "t2"})
+    refused = await comm.receive_json_from(timeout=3)
+    assert refused["type"] == "error" and refused["code"] == "token_refused"
+    assert (await comm.receive_output(timeout=3))["type"] == "websocket.close"
+    with pytest.raises(embed_tokens.TokenRefused, match="session over"):
+        await database_sync_to_async(embed_tokens.renew)(renewed["token"])
+
+
+async def test_a_password_change_ends_a_live_embed_at_its_next_refresh(alice):
+    minted = await database_sync_to_async(embed_tokens.mint)(alice, 60, kind=embed_tokens.SOCKET)
+    comm, _, _ = await open_socket(minted.token)
+    await comm.receive_json_from(timeout=3)
+
+    def change_password():
+        alice.set_password("a-new-password")
+        alice.save()
+    await database_sync_to_async(change_password)()
+    await comm.send_json_to({"type": "token.refresh", "ref": "t1"})
+    assert (await comm.receive_json_from(timeout=3))["code"] == "token_refused"
+    assert (await comm.receive_output(timeout=3))["type"] == "websocket.close"
+
+
+async def test_username_lookups_are_rate_limited(alice):
+    minted = await database_sync_to_async(embed_tokens.mint)(alice, 60, kind=embed_tokens.SOCKET)
+    comm, _, _ = await open_socket(minted.token)
+    await comm.receive_json_from(timeout=3)
+    codes = []
+    for i in range(12):
+        await comm.send_json_to({"type": "call.invite", "to_username": f"probe{i}", "media": "audio", "ref": f"p{i}"})
+        codes.append((await comm.receive_json_from(timeout=3))["code"])
+    assert codes[:10] == ["unknown_user"] * 10 and codes[10:] == ["rate_limited"] * 2
     await comm.disconnect()

@@ -208,9 +208,9 @@ export class CallKit extends EventTarget {
     /** @type {CallKitOptions} */ this.options = options;
     this._token = options.token ?? null;
     this._tokenTimer = null;
-    /** @type {string} the socket's URL, with `?tab=` (and `token=`, `lang=` when given) */
+    /** @type {string} the socket's URL, with `?tab=` (and `lang=` when given) */
     this.url = this._socketUrl();
-    this.signaling = new Signaling({ url: this.url, WebSocket: options.WebSocket });
+    this.signaling = new Signaling({ url: this.url, protocols: () => this._protocols(), WebSocket: options.WebSocket });
     /** @type {Person|null} */ this.user = null;
     /** @type {Call|null} */ this.currentCall = null;
     /** @type {ServerConfig|null} the server's settings, from its hello */ this.config = null;
@@ -230,7 +230,6 @@ export class CallKit extends EventTarget {
 
   _socketUrl() {
     const params = new URLSearchParams({ tab: this.tabId });
-    if (this._token) params.set("token", this._token);
     if (this.options.language) params.set("lang", this.options.language);
     return `${this._base}${this._base.includes("?") ? "&" : "?"}${params}`;
   }
@@ -243,7 +242,11 @@ export class CallKit extends EventTarget {
    */
   setToken(token) {
     this._token = token;
-    this.url = this.signaling.url = this._socketUrl();
+  }
+
+  /** An embed shows its token as a WebSocket subprotocol, never in the URL (URLs get logged). */
+  _protocols() {
+    return this._token ? ["callkit.v1", `callkit.token.${this._token.replaceAll(":", ".")}`] : [];
   }
 
   /** Keep the embed token fresh: renew it when 80% of its life has passed. */
@@ -251,13 +254,16 @@ export class CallKit extends EventTarget {
     clearTimeout(this._tokenTimer);
     if (!this._token || !expiresAt) return;
     const lifeMs = expiresAt * 1000 - (Date.now() + this._clockOffset);
+    if (lifeMs <= 0) return; // expired: only the next hello (after a reconnect) can bring one
     this._tokenTimer = setTimeout(async () => {
       try {
         const fresh = await this.signaling.request({ type: "token.refresh" });
         this.setToken(fresh.token);
         this._scheduleTokenRenewal(fresh.expires_at);
-      } catch {
-        this._scheduleTokenRenewal(expiresAt); // try again later; a reconnect brings one too
+      } catch (error) {
+        // Refused (the user was revoked, the session is over): the server closes the socket.
+        // Otherwise (offline, no answer) try again within the token's remaining life.
+        if (error.code !== "token_refused") this._scheduleTokenRenewal(expiresAt);
       }
     }, Math.max(1000, lifeMs * 0.8));
   }
@@ -271,6 +277,7 @@ export class CallKit extends EventTarget {
   /** Close the connection for good (a live call goes on being billed by the server). @returns {void} */
   disconnect() {
     clearTimeout(this._iceTimer);
+    clearTimeout(this._tokenTimer);
     this.signaling.close();
   }
 
@@ -283,16 +290,19 @@ export class CallKit extends EventTarget {
 
   /**
    * Call someone. Opens the microphone (and camera) first, then rings them.
-   * @param {number|string|{id: number}} user  a user id, `{id}`, or a username
+   * @param {number|string|{id: number}|{username: string}} user  a user id (number), `{id}`, a username (string), or `{username}`
    * @param {{media?: "audio"|"video", timeout?: number}} [options]
    * @returns {Promise<Call>}
    */
   async call(user, { media = "video", timeout } = {}) {
     // A user object, a user id, or a username (what a host site knows its users by).
-    const byName = typeof user === "string" && !/^\d+$/.test(user);
-    const to = typeof user === "object" ? user.id : byName ? null : Number(user);
+    // A username is always a string and an id always a number: a username of digits is a name.
+    const username = typeof user === "string" ? user : typeof user === "object" && user.id == null ? user.username : null;
+    const byName = typeof username === "string";
+    const to = byName ? null : typeof user === "object" ? Number(user.id) : Number(user);
     const current = this.currentCall;
-    if (current && current.state === "ringing" && current.role === "callee" && current.peer.id === to) {
+    const samePeer = current && (byName ? current.peer.username === username : current.peer.id === to);
+    if (current && current.state === "ringing" && current.role === "callee" && samePeer) {
       return this.accept({ media }); // they are calling us right now: calling back is answering
     }
     if (current && current.state !== "ended") {
@@ -301,7 +311,7 @@ export class CallKit extends EventTarget {
     const [{ stream, videoError }] = await Promise.all([this._openMedia(media), this._freshIce()]);
     if (videoError) this._emit("error", { code: videoError.code, message: `${videoError.message} ${gettext("The call goes on as audio.")}` });
     const callMedia = stream.getVideoTracks().length ? media : "audio";
-    const request = byName ? { type: "call.invite", to_username: user, media: callMedia } : { type: "call.invite", to, media: callMedia };
+    const request = byName ? { type: "call.invite", to_username: username, media: callMedia } : { type: "call.invite", to, media: callMedia };
     if (timeout) request.timeout = timeout;
     let ack;
     try {

@@ -53,6 +53,7 @@ kit.addEventListener("connection", (e) => {
 // --- commands: host → this frame -----------------------------------------------------------
 
 const commands = {
+  // `user`: a username (string) or a user id (number).
   call: (m) => kit.call(m.user, { media: m.media === "audio" ? "audio" : "video" }),
   accept: (m) => kit.accept(m.media ? { media: m.media } : {}),
   reject: () => kit.reject(),

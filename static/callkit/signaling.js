@@ -11,10 +11,11 @@ export class SignalingError extends Error {
 }
 
 export class Signaling extends EventTarget {
-  /** @param {{url: string, WebSocket?: typeof WebSocket}} options */
-  constructor({ url, WebSocket: Impl = globalThis.WebSocket }) {
+  /** @param {{url: string, protocols?: () => string[], WebSocket?: typeof WebSocket}} options */
+  constructor({ url, protocols = () => [], WebSocket: Impl = globalThis.WebSocket }) {
     super();
     this.url = url;
+    this.protocols = protocols; // asked at every (re)connect: an embed's token changes over time
     this.Impl = Impl;
     this.ws = null;
     this.state = "closed"; // "connecting" | "open" | "reconnecting" | "closed"
@@ -49,7 +50,8 @@ export class Signaling extends EventTarget {
   _connect() {
     clearTimeout(this._retryTimer);
     this._setState(this.attempt ? "reconnecting" : "connecting");
-    const ws = new this.Impl(this.url);
+    const protocols = this.protocols();
+    const ws = protocols.length ? new this.Impl(this.url, protocols) : new this.Impl(this.url);
     this.ws = ws;
     let opened = false;
     ws.onopen = () => {

@@ -3,7 +3,7 @@
 const params = new URLSearchParams(location.search);
 const CALLKIT = new URL(params.get("server") ?? "http://127.0.0.1:8000").origin; // where CallKit runs
 const frame = document.getElementById("callkit");
-frame.src = `${CALLKIT}/embed/?token=${encodeURIComponent(params.get("token") ?? "")}&lang=${params.get("lang") ?? "en"}`;
+frame.src = `${CALLKIT}/embed/?${new URLSearchParams({ token: params.get("token") ?? "", lang: params.get("lang") ?? "en" })}`;
 const send = (command, args = {}) => frame.contentWindow.postMessage({ target: "callkit", command, ...args }, CALLKIT);
 window.addEventListener("message", (event) => {
   if (event.origin !== CALLKIT || event.source !== frame.contentWindow || event.data?.source !== "callkit") return;

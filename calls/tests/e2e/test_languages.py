@@ -5,6 +5,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from .conftest import wait_growing
+
 pytestmark = pytest.mark.django_db(transaction=True)
 
 ENGLISH_WORD = re.compile(r"[A-Za-z]{2,}")
@@ -30,6 +32,8 @@ def test_a_call_between_a_chinese_and_an_english_browser(open_page):
     dialog.get_by_role("button", name="Accept").click()
 
     expect(alice.get_by_role("button", name="挂断")).to_be_visible()
+    wait_growing(alice, "video", "framesDecoded")  # a real call, whatever the language
+    wait_growing(bob, "video", "framesDecoded")
     expect(alice.get_by_role("button", name="麦克风静音")).to_be_visible()
     alice.get_by_role("button", name="麦克风静音").click()
     expect(alice.get_by_role("button", name="取消麦克风静音")).to_be_visible()  # set by ui.js, from the JS catalog

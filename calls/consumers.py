@@ -7,6 +7,7 @@ from urllib.parse import parse_qs
 from typing import Any
 
 from channels.db import database_sync_to_async
+from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.utils import timezone, translation
@@ -98,6 +99,16 @@ class CallConsumer(AsyncJsonWebsocketConsumer):
             await super().__call__(scope, receive, send)
         finally:
             await self._release()
+
+    async def dispatch(self, message: dict) -> None:
+        # Channels' dispatch first hops to the one database thread (aclose_old_connections) for
+        # every frame and event; that put each relayed offer/candidate in the queue behind every
+        # call's writes. Every query here runs in database_sync_to_async, which closes stale
+        # connections itself, so the hop buys nothing.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def disconnect(self, code: int) -> None:
         await self._release()

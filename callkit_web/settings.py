@@ -112,6 +112,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 20,
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
+    # Keep SQLite connections open: the sockets' queries all run on one thread, and closing the
+    # last connection to a WAL database checkpoints it, so reopening per query cost more than
+    # the query (Django's advice against persistent connections under ASGI is about database
+    # servers' connection limits; a SQLite connection is a file handle, dropped with its thread).
+    DATABASES["default"]["CONN_MAX_AGE"] = None
     # One test database file per test run: two runs at once (two terminals) must not share it.
     DATABASES["default"].setdefault("TEST", {})["NAME"] = str(BASE_DIR / f"test-db-{os.getpid()}.sqlite3")
 
@@ -129,7 +134,8 @@ if REDIS_URL:
         }
     }
 else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    # Channels' own in-memory layer, less its per-message sweep of every socket (calls/layers.py).
+    CHANNEL_LAYERS = {"default": {"BACKEND": "calls.layers.InMemoryChannelLayer"}}
 
 AUTH_USER_MODEL = "calls.User"
 LOGIN_URL = "login"

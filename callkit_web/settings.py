@@ -102,6 +102,10 @@ DATABASES = {
         default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}", conn_max_age=0
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # A connection pool per process (Django's advice under ASGI instead of persistent connections):
+    # opening a PostgreSQL connection per query cost as much as the call's writes.
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {"min_size": 2, "max_size": 10}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # IMMEDIATE makes every atomic block take the write lock at BEGIN, so two racing
     # transitions queue up instead of failing with "database is locked" mid-transaction.

@@ -132,7 +132,10 @@ if REDIS_URL:
             "CONFIG": {
                 # socket_timeout None: an idle consumer's blocking pop must not time out.
                 "hosts": [{"address": REDIS_URL, "socket_timeout": None}],
-                "capacity": 1000,
+                # Capacity bounds a whole process's inbox (every socket of the process shares one
+                # Redis key), not one socket's: at 1,000 a burst of calls on 1,000 sockets overflowed
+                # it, and a full inbox drops call events and crashes relays. Expiry still bounds it.
+                "capacity": 20_000,
                 "expiry": 30,
             },
         }

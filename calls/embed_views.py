@@ -14,6 +14,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from . import embed_tokens
+from .i18n import supported_language
 from .middleware import CSP
 from .models import User
 
@@ -28,11 +29,7 @@ def _frameable(response: HttpResponse) -> HttpResponse:
 
 def _language_from_query(request: HttpRequest) -> None:
     """`?lang=` picks the embed's language (the host knows its user's); else Accept-Language."""
-    code = request.GET.get("lang", "")
-    try:
-        code = translation.get_supported_language_variant(code) if code else ""
-    except LookupError:
-        code = ""
+    code = supported_language(request.GET.get("lang", ""))
     if code:
         translation.activate(code)
         request.LANGUAGE_CODE = code

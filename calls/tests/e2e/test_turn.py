@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 
 from calls.models import Call
 
-from .conftest import Server, poll, wait_for_port, wait_growing
+from .conftest import Server, poll, terminate, wait_for_port, wait_growing
 from .test_calls import connect
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -77,13 +77,7 @@ class Coturn:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+        terminate(self.proc)
 
 
 @pytest.fixture(scope="module")

@@ -176,3 +176,15 @@ class HistoryEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} {'→' if self.outgoing else '←'} {self.other} ({self.call_id})"
+
+
+class SecurityCounter(models.Model):
+    """A throttle counter or single-use marker, kept in the database when there is no Redis
+    (calls/security_state.py): a cache may evict it, a table does not."""
+
+    key = models.CharField(max_length=255, primary_key=True)
+    count = models.PositiveIntegerField(default=0)
+    expires_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.key} = {self.count} until {self.expires_at}"

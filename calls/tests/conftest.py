@@ -178,6 +178,17 @@ def delete_all_calls() -> None:
 
 
 @pytest.fixture(autouse=True)
+def fresh_security_state():
+    """Throttles and live sets kept in Redis or memory start empty for each test (the database's
+    are rolled back with it)."""
+    from calls import security_state
+
+    security_state.reset_outside_database()
+    yield
+    security_state.reset_outside_database()
+
+
+@pytest.fixture(autouse=True)
 async def fresh_channel_layer():
     """Each test (and its event loop) gets its own channel layer, emptied and closed after it."""
     channel_layers.backends.clear()

@@ -1,0 +1,80 @@
+"""Security state: counters and markers that no flood of other keys can evict, on either backend."""
+
+from datetime import timedelta
+from unittest import mock
+
+import pytest
+from django.core.cache import cache
+from django.utils import timezone
+
+from calls import security_state
+from calls.models import SecurityCounter
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_counter_counts_within_its_window_and_starts_again_after_it():
+    assert [security_state.hit("k", window=60) for _ in range(3)] == [1, 2, 3]
+    assert security_state.count("k") == 3
+    security_state.forget("k")
+    assert security_state.count("k") == 0
+    assert security_state.hit("k", window=60) == 1
+
+
+def test_a_marker_is_claimed_once():
+    assert security_state.claim("used:abc", ttl=60) is True
+    assert security_state.claim("used:abc", ttl=60) is False
+    assert security_state.claim("used:other", ttl=60) is True
+
+
+def test_a_thousand_other_keys_evict_nothing():
+    """Django's local-memory cache keeps 300 entries: 320 page loads evicted a used-token marker."""
+    security_state.claim("used:first", ttl=600)
+    for _ in range(5):
+        security_state.hit("locked", window=600)
+    for n in range(1000):
+        security_state.hit(f"flood:{n}", window=600)
+    assert security_state.claim("used:first", ttl=600) is False
+    assert security_state.count("locked") == 5
+
+
+@pytest.mark.skipif("__import__('django.conf').conf.settings.REDIS_URL")  # clear() flushes Redis
+def test_the_cache_is_not_where_it_lives():
+    security_state.claim("used:x", ttl=600)
+    cache.clear()
+    assert security_state.claim("used:x", ttl=600) is False
+
+
+@pytest.mark.skipif("not __import__('django.conf').conf.settings.REDIS_URL")
+def test_with_redis_nothing_goes_to_the_database():
+    security_state.hit("k", window=60)
+    assert not SecurityCounter.objects.exists()
+
+
+@pytest.mark.skipif("__import__('django.conf').conf.settings.REDIS_URL")
+def test_without_redis_an_expired_window_starts_again_and_is_swept():
+    security_state.hit("old", window=60)
+    later = timezone.now() + timedelta(seconds=61)
+    with mock.patch("calls.security_state.timezone.now", return_value=later):
+        assert security_state.count("old") == 0
+        assert security_state.hit("new", window=60) == 1
+    assert not SecurityCounter.objects.filter(key="old").exists()
+
+
+def test_a_live_set_admits_up_to_its_limit_and_frees_a_place_on_leave():
+    assert all(security_state.live_join("sockets:1", f"c{n}", limit=3, ttl=60) for n in range(3))
+    assert security_state.live_join("sockets:1", "c3", limit=3, ttl=60) is False
+    assert security_state.live_join("sockets:1", "c1", limit=3, ttl=60) is True  # already in
+    security_state.live_leave("sockets:1", "c0")
+    assert security_state.live_join("sockets:1", "c3", limit=3, ttl=60) is True
+    assert sorted(security_state.live_members("sockets:1")) == ["c1", "c2", "c3"]
+
+
+def test_live_members_fade_out_unless_refreshed():
+    security_state.live_join("s", "a", limit=2, ttl=60)
+    security_state.live_join("s", "b", limit=2, ttl=60)
+    later = __import__("time").time() + 61
+    security_state.live_refresh("s", "b", ttl=120)
+    with mock.patch("calls.security_state.time.time", return_value=later):
+        assert security_state.live_members("s") == ["b"]
+        assert security_state.live_join("s", "c", limit=2, ttl=60) is True

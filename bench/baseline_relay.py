@@ -161,7 +161,7 @@ async def main() -> None:
     args = parser.parse_args()
     with open(args.users) as f:
         relay = Relay(json.load(f))
-    origins = ["http://localhost", "http://127.0.0.1"]
+    origins = ["http://localhost", f"http://127.0.0.1:{args.port}"]  # the whole origin, as CallKit checks it
     async with serve(relay.handler, "127.0.0.1", args.port, origins=origins, compression=None,
                      process_request=relay.process_request, max_size=65536) as server:
         await server.serve_forever()

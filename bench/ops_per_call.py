@@ -100,7 +100,7 @@ async def count(args) -> None:
 
     async def open_(cookie: str) -> WebsocketCommunicator:
         comm = WebsocketCommunicator(application, "/ws/calls/?tab=opsbench01", headers=[
-            (b"origin", b"http://localhost"), (b"cookie", cookie.encode())])
+            (b"host", b"localhost"), (b"origin", b"http://localhost"), (b"cookie", cookie.encode())])
         assert (await comm.connect(timeout=10))[0]
         assert (await comm.receive_json_from(timeout=10))["type"] == "hello"
         return comm

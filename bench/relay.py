@@ -187,7 +187,7 @@ async def client_main() -> None:
     stats = fresh_stats()
 
     async def open_(user: dict) -> Sock:
-        ws = await connect(f"ws://127.0.0.1:{user['port']}/ws/calls/?tab={user['tab']}", origin=ORIGIN,
+        ws = await connect(f"ws://127.0.0.1:{user['port']}/ws/calls/?tab={user['tab']}", origin=f"{ORIGIN}:{user['port']}",
                            additional_headers={"Cookie": f"sessionid={user['key']}"}, compression=None,
                            ping_interval=None, open_timeout=120, max_size=2**20)
         sock = Sock(ws, user["id"], stats)

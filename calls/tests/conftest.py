@@ -17,6 +17,8 @@ from calls.timekeeper import _by_loop
 from callkit_web.asgi import application
 
 ORIGIN = "http://localhost"
+# What a browser sends beside that Origin: the socket must come from the same scheme, host and port.
+HOST = (b"host", b"localhost")
 
 
 def pytest_report_header(config):
@@ -118,7 +120,7 @@ class Tab:
 
 async def _open(tabs: list, user: User | None, origin: str = ORIGIN, expect_hello: bool = True,
                 tab_id: str = "") -> "Tab":
-    headers = [(b"origin", origin.encode())] if origin else []
+    headers = [HOST, (b"origin", origin.encode())] if origin else [HOST]
     if user is not None:
         cookie = await database_sync_to_async(session_cookie)(user)
         headers.append((b"cookie", cookie.encode()))

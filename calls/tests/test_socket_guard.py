@@ -13,7 +13,7 @@ from calls.models import Call
 from calls.protocol import CLIENT_TYPES, MAX_FRAME_BYTES, MAX_SDP_CHARS
 from callkit_web.asgi import application
 
-from .conftest import session_cookie
+from .conftest import HOST, session_cookie
 from .test_socket_flows import connect_call, ring
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -25,7 +25,7 @@ def snapshot_rows():
 
 
 async def handshake(headers) -> bool:
-    comm = WebsocketCommunicator(application, "/ws/calls/", headers=headers)
+    comm = WebsocketCommunicator(application, "/ws/calls/", headers=[HOST, *headers])
     connected, _ = await comm.connect(timeout=5)
     await comm.disconnect()
     return connected
@@ -40,6 +40,41 @@ async def test_wrong_origin_is_refused(alice):
     assert not await handshake([(b"origin", b"http://evil.example"), (b"cookie", cookie)])
     assert not await handshake([(b"cookie", cookie)])  # no Origin at all
     assert await handshake([(b"origin", b"http://localhost"), (b"cookie", cookie)])
+
+
+@pytest.mark.parametrize(("host", "origin"), [
+    (b"localhost:8000", b"http://localhost:3000"),  # same host, another port
+    (b"localhost:8000", b"http://localhost"),
+    (b"localhost:8000", b"https://localhost:8000"),  # another scheme
+    (b"127.0.0.1:8000", b"https://127.0.0.1:9999"),
+    (b"localhost", b"http://localhost.evil.example"),
+    (b"evil.example", b"http://evil.example"),  # a Host the site does not serve
+    (b"localhost", b"null"),
+])
+async def test_an_origin_must_match_in_scheme_host_and_port(alice, host, origin):
+    cookie = (await database_sync_to_async(session_cookie)(alice)).encode()
+    headers = [(b"host", host), (b"origin", origin), (b"cookie", cookie)]
+    comm = WebsocketCommunicator(application, "/ws/calls/", headers=headers)
+    connected, _ = await comm.connect(timeout=5)
+    await comm.disconnect()
+    assert not connected
+
+
+@pytest.mark.parametrize(("host", "origin", "scheme"), [
+    (b"localhost:8000", b"http://localhost:8000", "ws"),
+    (b"127.0.0.1:8000", b"http://127.0.0.1:8000", "ws"),
+    (b"localhost", b"https://localhost", "wss"),
+    (b"localhost:443", b"https://localhost", "wss"),
+    (b"[::1]:8000", b"http://[::1]:8000", "ws"),
+])
+async def test_the_sites_own_origin_is_accepted(alice, host, origin, scheme):
+    cookie = (await database_sync_to_async(session_cookie)(alice)).encode()
+    headers = [(b"host", host), (b"origin", origin), (b"cookie", cookie)]
+    comm = WebsocketCommunicator(application, "/ws/calls/", headers=headers)
+    comm.scope["scheme"] = scheme
+    connected, _ = await comm.connect(timeout=5)
+    await comm.disconnect()
+    assert connected
 
 
 async def test_forged_session_is_refused():

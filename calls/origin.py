@@ -1,0 +1,48 @@
+"""The WebSocket handshake's Origin must be this site's own origin: scheme, host and port."""
+
+from channels.security.websocket import WebsocketDenier
+from django.conf import settings
+from django.http.request import split_domain_port, validate_host
+
+
+def _header(scope: dict, name: bytes) -> str:
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return value.decode("latin-1")
+    return ""
+
+
+def _scheme(scope: dict) -> str:
+    """http or https, as the browser saw the page (a TLS proxy says so in its header)."""
+    proxy = getattr(settings, "SECURE_PROXY_SSL_HEADER", None)
+    if proxy:
+        name = proxy[0].removeprefix("HTTP_").replace("_", "-").lower().encode()
+        if _header(scope, name) == proxy[1]:
+            return "https"
+    return "https" if scope.get("scheme") in ("wss", "https") else "http"
+
+
+def expected_origin(scope: dict) -> str | None:
+    """`scheme://host[:port]` of the page that may open this socket, or None for a bad Host."""
+    host = _header(scope, b"host").strip().lower()
+    domain, _port = split_domain_port(host)
+    if not domain or not validate_host(domain, settings.ALLOWED_HOSTS):
+        return None
+    scheme = _scheme(scope)
+    default = ":443" if scheme == "https" else ":80"
+    return f"{scheme}://{host.removesuffix(default)}"
+
+
+class SameOriginValidator:
+    """Refuse a socket unless its Origin is exactly this site's (Channels' own validator compares
+    only the host name, so another port or scheme on the same host passed)."""
+
+    def __init__(self, application):
+        self.application = application
+
+    async def __call__(self, scope, receive, send):
+        origin = _header(scope, b"origin").strip().lower().rstrip("/")
+        expected = expected_origin(scope)
+        if expected is None or origin != expected:
+            return await WebsocketDenier()(scope, receive, send)
+        return await self.application(scope, receive, send)

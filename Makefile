@@ -6,7 +6,7 @@ PORT     ?= 8000
 PG_URL   ?= postgres://root@127.0.0.1:5432/test
 REDIS    ?= redis://127.0.0.1:6379/0
 
-.PHONY: install run test test-sqlite test-services prod messages
+.PHONY: install dev-db run token embed-demo test test-sqlite test-services prod messages
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	python3 -m venv $(VENV)
@@ -16,11 +16,28 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 
 install: $(VENV)/.installed
 
+# The development database: migrated, with the demo users.
+dev-db: install
+	@DJANGO_DEBUG=1 $(PY) manage.py migrate -v 0
+	@DJANGO_DEBUG=1 $(PY) manage.py demo_users >/dev/null
+
 ## run: migrate, create the demo users (alice, bob, carol / callkit-demo) and serve on http://$(HOST):$(PORT)/
-run: install
-	DJANGO_DEBUG=1 $(PY) manage.py migrate -v 0
-	DJANGO_DEBUG=1 $(PY) manage.py demo_users
+run: dev-db
 	DJANGO_DEBUG=1 $(PY) -m daphne -b $(HOST) -p $(PORT) callkit_web.asgi:application
+
+## token: print an embed token for the user WHO (default alice) of the development server: make token WHO=bob
+WHO ?= alice
+token: dev-db
+	@DJANGO_DEBUG=1 $(PY) manage.py callkit_token $(WHO)
+
+## embed-demo: the app on $(PORT) allowing http://localhost:$(HOST_PORT) to frame it, and the example host
+## page (static/examples/host.html) served there, opened with a fresh token for the user WHO (default alice)
+HOST_PORT ?= 8001
+embed-demo: dev-db
+	@echo "Host page: http://localhost:$(HOST_PORT)/host.html?server=http://$(HOST):$(PORT)&token=$$(DJANGO_DEBUG=1 $(PY) manage.py callkit_token $(WHO) --ttl 3600)"
+	@echo "(the token opens the frame once; run 'make token WHO=…' for another.) Log in as bob at http://$(HOST):$(PORT)/ to call."
+	$(PY) -m http.server -b 127.0.0.1 -d static/examples $(HOST_PORT) & trap "kill $$!" EXIT; \
+	DJANGO_DEBUG=1 CALLKIT_EMBED_ORIGINS=http://localhost:$(HOST_PORT) $(PY) -m daphne -b $(HOST) -p $(PORT) callkit_web.asgi:application
 
 ## prod: migrate, collectstatic and serve N daphne processes on 127.0.0.1:8001… with DEBUG off
 ## (docs/deployment.md; needs DJANGO_SECRET_KEY, and REDIS_URL for N > 1)

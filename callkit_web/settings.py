@@ -173,6 +173,20 @@ WHITENOISE_USE_FINDERS = True
 warnings.filterwarnings("ignore", message="No directory at", category=UserWarning)
 WHITENOISE_AUTOREFRESH = DEBUG
 
+
+def _static_html_headers(headers, path: str, url: str) -> None:
+    """A static HTML page gets the pages' own CSP and framing headers (WhiteNoise answers before
+    the middleware that adds them to Django's responses)."""
+    if path.endswith((".html", ".htm")):
+        from calls.middleware import CSP
+
+        headers["Content-Security-Policy"] = CSP
+        headers["X-Frame-Options"] = "DENY"
+        headers["Referrer-Policy"] = "same-origin"
+
+
+WHITENOISE_ADD_HEADERS_FUNCTION = _static_html_headers
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 SESSION_COOKIE_HTTPONLY = True
@@ -183,7 +197,7 @@ X_FRAME_OPTIONS = "DENY"
 # In production (DEBUG off) cookies go over HTTPS only and browsers are told to stay on HTTPS.
 # DJANGO_SECURE_COOKIES=0 serves a non-debug site over plain HTTP (tests, a LAN demo).
 SECURE_COOKIES = env_bool("DJANGO_SECURE_COOKIES", not DEBUG)
-SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = SECURE_COOKIES
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = LANGUAGE_COOKIE_SECURE = SECURE_COOKIES
 SECURE_HSTS_SECONDS = int(env_float("DJANGO_HSTS_SECONDS", 31_536_000 if SECURE_COOKIES else 0, 0, 63_072_000))
 if env_bool("DJANGO_BEHIND_TLS_PROXY", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

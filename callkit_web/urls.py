@@ -17,3 +17,4 @@ urlpatterns = [
     path("jsi18n/", JavaScriptCatalogView.as_view(), name="javascript-catalog"),
     path("", include("calls.urls")),
 ]
+handler400 = "calls.views.bad_request"

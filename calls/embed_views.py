@@ -79,6 +79,8 @@ def api_embed_tokens(request: HttpRequest) -> JsonResponse:
         return _api_error(400, "bad_json", "The body is not valid JSON.")
     if not isinstance(body, dict) or not isinstance(body.get("username"), str):
         return _api_error(400, "bad_request", "Send {\"username\": \"…\", \"ttl\": seconds}.")
+    if "\x00" in body["username"] or len(body["username"]) > 150:  # PostgreSQL refuses NUL in text
+        return _api_error(400, "bad_username", "That is not a username.")
     ttl = body.get("ttl", settings.CALLKIT_EMBED_TOKEN_TTL)
     if not isinstance(ttl, int) or isinstance(ttl, bool) or not 1 <= ttl <= settings.CALLKIT_EMBED_TOKEN_MAX_TTL:
         return _api_error(400, "bad_ttl", f"ttl must be 1–{settings.CALLKIT_EMBED_TOKEN_MAX_TTL} seconds.")

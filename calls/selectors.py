@@ -25,6 +25,16 @@ def call_of(*, user_id: int, call_id) -> Call | None:
     )
 
 
+def contact_of(*, user_id: int, contact_id: int) -> User | None:
+    """Someone whose calls with the user may be listed: anyone active, or anyone in their history."""
+    contact = User.objects.filter(pk=contact_id).first()
+    if contact is None or contact.pk == user_id:
+        return None
+    if contact.is_active or HistoryEntry.objects.filter(user_id=user_id, other_id=contact_id).exists():
+        return contact
+    return None
+
+
 def callable_users(*, user: User) -> QuerySet[User]:
     """Everyone the user may call."""
     return User.objects.filter(is_active=True).exclude(pk=user.pk).order_by("display_name", "username")

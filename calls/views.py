@@ -5,13 +5,15 @@ from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import BadRequest
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_POST
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from . import selectors
+from .forms import HistoryQuery, SearchQuery
 from .models import HistoryEntry, User
 
 FILTER_LABELS = {"all": gettext_lazy("All"), "missed": gettext_lazy("Missed"),
@@ -39,7 +41,7 @@ def home(request: HttpRequest) -> HttpResponse:
 @login_required
 def search(request: HttpRequest) -> HttpResponse:
     """Find people by name or username; live as you type, and plain ?q= without JavaScript."""
-    query = request.GET.get("q", "").strip()[:100]
+    query = SearchQuery(request.GET).cleaned_data["q"].strip()
     results = selectors.search_users(user=request.user, query=query, limit=50) if query else []
     context = {"q": query, "results": results}
     htmx = getattr(request, "htmx", None)
@@ -48,25 +50,16 @@ def search(request: HttpRequest) -> HttpResponse:
     return render_page(request, "calls/_search.html", context, title=_("Search"))
 
 
-def _history_filters(request: HttpRequest) -> dict:
-    """The history filters from the query string, each checked against what is allowed."""
-    filter_ = request.GET.get("filter", "all")
-    media = request.GET.get("media", "")
-    return {
-        "filter": filter_ if filter_ in selectors.HISTORY_FILTERS else "all",
-        "media": media if media in ("audio", "video") else "",
-        "contact_query": request.GET.get("q", "").strip()[:100],
-    }
+def _history_filters(query: HistoryQuery) -> dict:
+    """The history filters from the checked query string."""
+    data = query.cleaned_data
+    return {"filter": data["filter"], "media": data["media"], "contact_query": data["q"].strip()}
 
 
 def _history_context(request: HttpRequest, *, contact: User | None = None) -> dict:
-    filters = _history_filters(request)
-    before = None
-    if request.GET.get("cursor"):
-        try:
-            before = selectors.Cursor.decode(request.GET["cursor"])
-        except ValueError:
-            raise BadRequest(_("That page cursor is not valid.")) from None
+    query_form = HistoryQuery(request.GET)
+    filters = _history_filters(query_form)
+    before = query_form.cleaned_data["cursor"]
     rows, next_cursor = selectors.history_page(
         user_id=request.user.pk, before=before, contact_id=contact.pk if contact else None, **filters
     )
@@ -82,20 +75,33 @@ def _history_context(request: HttpRequest, *, contact: User | None = None) -> di
     }
 
 
-def _mark_history_seen(user: User) -> None:
-    user.history_seen_at = timezone.now()
-    user.save(update_fields=["history_seen_at"])
+@login_required
+@require_POST
+def history_seen(request: HttpRequest) -> HttpResponse:
+    """The history page was shown: its missed calls are seen (a POST: a GET changes nothing)."""
+    request.user.history_seen_at = timezone.now()
+    request.user.save(update_fields=["history_seen_at"])
+    return render(request, "calls/_missed_badge.html", {"missed": 0})
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """400: the page says what was wrong with the request (handler400)."""
+    message = str(exception) if isinstance(exception, BadRequest) else _("The request is not valid.")
+    return render(request, "400.html", {"message": message}, status=400)
 
 
 @login_required
 def history(request: HttpRequest, contact_id: int | None = None) -> HttpResponse:
     """The signed-in user's calls, newest first, filtered; or only those with one contact."""
-    contact = get_object_or_404(User, pk=contact_id) if contact_id is not None else None
+    contact = None
+    if contact_id is not None:
+        contact = selectors.contact_of(user_id=request.user.pk, contact_id=contact_id)
+        if contact is None:
+            raise Http404(_("No such contact."))
     context = _history_context(request, contact=contact)
     htmx = getattr(request, "htmx", None)
     if htmx and htmx.target and htmx.target.startswith("load-more"):
         return render(request, "calls/_history_rows.html", context)
-    _mark_history_seen(request.user)
     title = _("Calls with %(name)s") % {"name": contact.name} if contact else _("History")
     return render_page(request, "calls/_history.html", context, title=title)
 
@@ -103,17 +109,11 @@ def history(request: HttpRequest, contact_id: int | None = None) -> HttpResponse
 @login_required
 def history_new_rows(request: HttpRequest) -> HttpResponse:
     """Rows newer than the newest one shown (the history page adds them live when a call ends)."""
-    try:
-        newer_than = int(request.GET.get("newer_than", "0"))
-    except ValueError:
-        raise BadRequest("newer_than must be a number.") from None
-    contact_id = request.GET.get("contact")
-    filters = _history_filters(request)
+    query = HistoryQuery(request.GET)
     entries = selectors.history_for(
-        user_id=request.user.pk, newer_than=newer_than,
-        contact_id=int(contact_id) if contact_id and contact_id.isdigit() else None, **filters,
+        user_id=request.user.pk, newer_than=query.cleaned_data["newer_than"] or 0,
+        contact_id=query.cleaned_data["contact"], **_history_filters(query),
     )
-    _mark_history_seen(request.user)
     rows = [selectors.bill_row(e) for e in entries]
     return render(request, "calls/_history_rows.html", {"rows": rows, "next_cursor": "", "live": True})
 
@@ -143,7 +143,7 @@ def history_export(request: HttpRequest) -> StreamingHttpResponse:
             call = entry.call
             yield writer.writerow([
                 call.pk, timezone.localtime(call.created_at, tz).isoformat(),
-                "outgoing" if entry.outgoing else "incoming", entry.other.username,
+                "outgoing" if entry.outgoing else "incoming", _csv_safe(entry.other.username),
                 _csv_safe(entry.other.name), entry.media, call.status,
                 selectors.bill_text(call, viewer_id=request.user.pk), call.end_reason,
                 int(call.duration.total_seconds()),
@@ -155,5 +155,5 @@ def history_export(request: HttpRequest) -> StreamingHttpResponse:
 
 
 def _csv_safe(text: str) -> str:
-    """Stop spreadsheet formula injection through display names."""
+    """Stop spreadsheet formula injection through names (a username may start with '+', '-' or '@')."""
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text

@@ -18,7 +18,7 @@ from callkit_web.asgi import application
 
 ORIGIN = "http://localhost"
 # What a browser sends beside that Origin: the socket must come from the same scheme, host and port.
-HOST = (b"host", b"localhost")
+HOST_HEADER = (b"host", b"localhost")
 
 
 def pytest_report_header(config):
@@ -120,7 +120,7 @@ class Tab:
 
 async def _open(tabs: list, user: User | None, origin: str = ORIGIN, expect_hello: bool = True,
                 tab_id: str = "") -> "Tab":
-    headers = [HOST, (b"origin", origin.encode())] if origin else [HOST]
+    headers = [HOST_HEADER, (b"origin", origin.encode())] if origin else [HOST_HEADER]
     if user is not None:
         cookie = await database_sync_to_async(session_cookie)(user)
         headers.append((b"cookie", cookie.encode()))

@@ -13,7 +13,7 @@ from django.core.management import CommandError, call_command
 
 from callkit_web.asgi import application
 from calls import embed_tokens
-from calls.tests.conftest import HOST, ORIGIN, session_cookie
+from calls.tests.conftest import HOST_HEADER, ORIGIN, session_cookie
 from calls.ws_auth import PROTOCOL, TOKEN_PREFIX
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -193,7 +193,7 @@ def test_a_page_token_opens_the_page_once(client, alice):
 # --- the socket ----------------------------------------------------------------------------
 
 async def open_socket(token: str = "", cookie_user=None, query: str = ""):
-    headers = [HOST, (b"origin", ORIGIN.encode())]
+    headers = [HOST_HEADER, (b"origin", ORIGIN.encode())]
     if cookie_user is not None:
         headers.append((b"cookie", (await database_sync_to_async(session_cookie)(cookie_user)).encode()))
     protocols = [PROTOCOL, TOKEN_PREFIX + token.replace(":", ".")] if token else None

@@ -16,7 +16,7 @@ from channels.testing import WebsocketCommunicator
 
 from callkit_web.asgi import application
 from calls import embed_tokens
-from calls.tests.conftest import HOST, ORIGIN, session_cookie
+from calls.tests.conftest import HOST_HEADER, ORIGIN, session_cookie
 from calls.tests.test_history import finish
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -184,7 +184,7 @@ def test_bill_texts_and_history_words_are_translated(alice, bob, db):
 
 async def _socket(user, language: str, query: str = "") -> WebsocketCommunicator:
     cookie = await database_sync_to_async(session_cookie)(user)
-    headers = [HOST, (b"origin", ORIGIN.encode()), (b"cookie", cookie.encode()),
+    headers = [HOST_HEADER, (b"origin", ORIGIN.encode()), (b"cookie", cookie.encode()),
                (b"accept-language", language.encode())]
     comm = WebsocketCommunicator(application, f"/ws/calls/{query}", headers=headers)
     connected, _ = await comm.connect(timeout=5)

@@ -13,7 +13,7 @@ from calls.models import Call
 from calls.protocol import CLIENT_TYPES, MAX_FRAME_BYTES, MAX_SDP_CHARS
 from callkit_web.asgi import application
 
-from .conftest import HOST, session_cookie
+from .conftest import HOST_HEADER, session_cookie
 from .test_socket_flows import connect_call, ring
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -25,7 +25,7 @@ def snapshot_rows():
 
 
 async def handshake(headers) -> bool:
-    comm = WebsocketCommunicator(application, "/ws/calls/", headers=[HOST, *headers])
+    comm = WebsocketCommunicator(application, "/ws/calls/", headers=[HOST_HEADER, *headers])
     connected, _ = await comm.connect(timeout=5)
     await comm.disconnect()
     return connected

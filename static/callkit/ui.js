@@ -378,7 +378,9 @@ function refreshHistory() {
     const url = `${list.dataset.newUrl}&newer_than=${encodeURIComponent(newest)}`;
     htmx.ajax("GET", url, { target: list, swap: "afterbegin" }).then(() => {
       list.parentElement?.querySelector(".empty")?.remove();
-      updateBadge();
+      // The user is looking at these rows: they are seen (a POST; showing them changed nothing).
+      const badge = document.getElementById("missed-badge");
+      if (badge) htmx.ajax("POST", list.dataset.seenUrl, { source: list, target: badge, swap: "outerHTML" });
     });
   } else {
     updateBadge();

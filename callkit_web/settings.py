@@ -234,6 +234,10 @@ CALLKIT_RING_GRACE = env_float("CALLKIT_RING_GRACE", 5, 0.5, 60)
 CALLKIT_SWEEP_INTERVAL = env_float("CALLKIT_SWEEP_INTERVAL", 5, 0.1, 300)
 # Invites one user may place in a minute (ringing someone is what a pest would abuse).
 CALLKIT_INVITES_PER_MINUTE = int(env_float("CALLKIT_INVITES_PER_MINUTE", 10, 1, 10_000))
+# After a callee declines, how long before the same caller may ring them again (seconds; 0: off).
+CALLKIT_DECLINE_COOLDOWN = env_float("CALLKIT_DECLINE_COOLDOWN", 30, 0, 3600)
+# Invites one user may receive in a minute, from everyone (a pest with many accounts).
+CALLKIT_INCOMING_PER_MINUTE = int(env_float("CALLKIT_INCOMING_PER_MINUTE", 20, 1, 10_000))
 # ICE servers handed to browsers (RTCIceServer objects as JSON); empty works on a LAN.
 try:
     CALLKIT_ICE_SERVERS = json.loads(os.environ.get("CALLKIT_ICE_SERVERS", "[]"))

@@ -6,6 +6,8 @@ os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-secret-key")
 os.environ.setdefault("CALLKIT_RING_TIMEOUT", "30")
 # Tests place many calls a minute; the limit itself has its own test.
 os.environ.setdefault("CALLKIT_INVITES_PER_MINUTE", "10000")
+os.environ.setdefault("CALLKIT_INCOMING_PER_MINUTE", "10000")
+os.environ.setdefault("CALLKIT_DECLINE_COOLDOWN", "0")
 # The test servers speak plain HTTP on 127.0.0.1.
 os.environ.setdefault("DJANGO_SECURE_COOKIES", "0")
 

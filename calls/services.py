@@ -1,5 +1,6 @@
 """Every change to a call: atomic, race-safe conditional updates, announced after commit."""
 
+import math
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -7,15 +8,16 @@ from uuid import UUID
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Count, Max, Q
 from django.utils import timezone
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from . import errors
 from .errors import CallError
 from .events import announce
 from .models import LIVE, MISSED_STATUSES, Call, CallState, HistoryEntry, Line, Media, User
-from .states import Event, IllegalTransition, Role, State, Transition, transition
+from .states import Event, IllegalTransition, Outcome, Role, State, Transition, transition
 
 _STATE_WORDS = {
     State.RINGING: _("The call has not been answered yet."),
@@ -114,10 +116,7 @@ def call_invite(
     if callee is None:
         raise CallError("unknown_user", _("No such user."))
     now = timezone.now()
-    # Counted from the bills themselves, so the limit holds across every server process.
-    recent = Call.objects.filter(caller=caller, created_at__gt=now - timedelta(minutes=1)).count()
-    if recent >= settings.CALLKIT_INVITES_PER_MINUTE:
-        raise CallError("rate_limited", _("Too many calls in the last minute; wait a little."))
+    _check_invite_limits(caller, callee_id, now)
     ring_for = timeout if timeout is not None else settings.CALLKIT_RING_TIMEOUT
     glare = _glare(caller, callee_id)
     if glare is not None:
@@ -127,6 +126,35 @@ def call_invite(
                       ring_for=ring_for, now=now)
     except _Glare as exc:
         return call_accept(call_id=exc.call_id, user=caller, channel=channel, tab=tab)
+
+
+# A declined call is unanswered, so it ended at most this long after it was placed (the longest
+# ring, plus the caller's ring grace): it bounds the index range the cool-down looks in.
+_LONGEST_RING = timedelta(seconds=130)
+
+
+def _check_invite_limits(caller: User, callee_id: int, now: datetime) -> None:
+    """Refuse an invite over the caller's or the callee's rate, or too soon after a decline.
+
+    Counted from the bills themselves (one query on the caller's and the callee's indexes), so
+    the limits hold across every server process."""
+    minute_ago = now - timedelta(minutes=1)
+    cooldown = timedelta(seconds=settings.CALLKIT_DECLINE_COOLDOWN)
+    since = min(minute_ago, now - cooldown - _LONGEST_RING)
+    stats = Call.objects.filter(Q(caller=caller) | Q(callee_id=callee_id), created_at__gt=since).aggregate(
+        placed=Count("pk", filter=Q(caller=caller, created_at__gt=minute_ago)),
+        incoming=Count("pk", filter=Q(callee_id=callee_id, created_at__gt=minute_ago)),
+        declined_at=Max("ended_at", filter=Q(caller=caller, callee_id=callee_id, status=Outcome.REJECTED)),
+    )
+    if stats["placed"] >= settings.CALLKIT_INVITES_PER_MINUTE:
+        raise CallError("rate_limited", _("Too many calls in the last minute; wait a little."))
+    declined_at = stats["declined_at"]
+    if declined_at is not None and declined_at + cooldown > now:
+        wait = math.ceil((declined_at + cooldown - now).total_seconds())
+        raise CallError("cooling_down", format_lazy(
+            _("They just declined your call; you can call again in {seconds} s."), seconds=wait))
+    if stats["incoming"] >= settings.CALLKIT_INCOMING_PER_MINUTE:
+        raise CallError("too_many_calls", _("They are getting too many calls right now; try again in a minute."))
 
 
 class _Glare(Exception):

@@ -386,6 +386,39 @@ def test_invites_are_rate_limited_per_user(alice, bob, carol, settings):
     invite(carol, alice)  # others are not affected
 
 
+def test_a_declined_caller_must_wait_before_ringing_again(alice, bob, carol, settings):
+    settings.CALLKIT_DECLINE_COOLDOWN = 30
+    call = invite(alice, bob)
+    services.call_reject(call_id=call.pk, user=bob)
+    with pytest.raises(CallError) as info:
+        invite(alice, bob)
+    assert info.value.code == "cooling_down" and "30 s" in str(info.value.message)
+    assert Call.objects.filter(caller=alice).count() == 1  # the refused one left no bill
+    services.call_cancel(call_id=invite(alice, carol).pk, user=alice)  # others may still be called
+    services.call_cancel(call_id=invite(bob, alice).pk, user=bob)  # and bob may call alice
+    Call.objects.filter(pk=call.pk).update(ended_at=timezone.now() - timedelta(seconds=31))
+    invite(alice, bob)  # the cool-down is over
+
+
+def test_a_cancel_or_a_timeout_starts_no_cool_down(alice, bob, settings):
+    settings.CALLKIT_DECLINE_COOLDOWN = 30
+    services.call_cancel(call_id=invite(alice, bob).pk, user=alice)
+    call = invite(alice, bob)
+    services.calls_sweep(now=call.ring_deadline)
+    invite(alice, bob)
+
+
+def test_a_callee_gets_at_most_so_many_invites_a_minute_from_everyone(alice, bob, carol, make_user, settings):
+    settings.CALLKIT_INCOMING_PER_MINUTE = 3
+    callers = [make_user(f"pest{n}") for n in range(3)]
+    for caller in callers:
+        services.call_cancel(call_id=invite(caller, alice).pk, user=caller)
+    with pytest.raises(CallError) as info:
+        invite(bob, alice)
+    assert info.value.code == "too_many_calls"
+    invite(bob, carol)  # others are not affected
+
+
 def test_a_failing_channel_layer_does_not_lose_the_bill(alice, bob, monkeypatch, caplog):
     call = invite(alice, bob)
     services.call_accept(call_id=call.pk, user=bob, channel="chan-bob")

@@ -190,6 +190,15 @@ def test_a_page_token_opens_the_page_once(client, alice):
     assert again.status_code == 403 and alice.name not in again.content.decode()
 
 
+def test_a_used_page_token_stays_used_after_many_other_page_loads(client, alice):
+    """Without Redis, a cache of 300 entries forgot the "used" mark after 320 other page loads."""
+    token = embed_tokens.mint(alice, 60).token
+    assert client.get("/embed/", {"token": token}).status_code == 200
+    for _ in range(320):
+        embed_tokens.redeem(embed_tokens.mint(alice, 60).token)
+    assert client.get("/embed/", {"token": token}).status_code == 403
+
+
 # --- the socket ----------------------------------------------------------------------------
 
 async def open_socket(token: str = "", cookie_user=None, query: str = ""):

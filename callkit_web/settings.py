@@ -145,6 +145,7 @@ else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "calls.layers.InMemoryChannelLayer"}}
 
 AUTH_USER_MODEL = "calls.User"
+AUTHENTICATION_BACKENDS = ["calls.login_throttle.ThrottledModelBackend"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -202,7 +203,8 @@ SECURE_HSTS_SECONDS = int(env_float("DJANGO_HSTS_SECONDS", 31_536_000 if SECURE_
 if env_bool("DJANGO_BEHIND_TLS_PROXY", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
-# One cache for every process when Redis is there (login throttling counts across processes).
+# One cache for every process when Redis is there. Nothing security-relevant lives in it: that
+# is in calls/security_state.py, which no cache eviction can lose.
 CACHES = {
     "default": (
         {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
@@ -211,9 +213,15 @@ CACHES = {
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )
 }
-# Failed logins allowed per username and per address in LOGIN_THROTTLE_WINDOW seconds.
+# Every login (the login page, the admin, anything calling authenticate()) goes through one
+# throttle (calls/login_throttle.py). Failed logins allowed per username from one address in
+# LOGIN_THROTTLE_WINDOW seconds; per address across usernames in the same window; per username
+# across addresses (slower, so a guesser with many addresses still meets a limit).
 LOGIN_THROTTLE_LIMIT = int(env_float("CALLKIT_LOGIN_ATTEMPTS", 5, 1, 1000))
 LOGIN_THROTTLE_WINDOW = int(env_float("CALLKIT_LOGIN_WINDOW", 900, 10, 86_400))
+LOGIN_THROTTLE_ADDRESS_LIMIT = int(env_float("CALLKIT_LOGIN_ADDRESS_ATTEMPTS", 20, 1, 100_000))
+LOGIN_THROTTLE_USER_LIMIT = int(env_float("CALLKIT_LOGIN_USER_ATTEMPTS", 50, 1, 100_000))
+LOGIN_THROTTLE_USER_WINDOW = int(env_float("CALLKIT_LOGIN_USER_WINDOW", 3600, 10, 86_400))
 
 LOGGING = {
     "version": 1,

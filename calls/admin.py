@@ -1,9 +1,18 @@
 """Django admin for users and calls; bills are read-only."""
 
 from django.contrib import admin
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
+from .login_throttle import ThrottleAwareFormMixin
 from .models import Call, User
+
+
+class ThrottleAwareAdminAuthenticationForm(ThrottleAwareFormMixin, AdminAuthenticationForm):
+    """The admin's login form, saying "too many attempts" when the login throttle holds it back."""
+
+
+admin.site.login_form = ThrottleAwareAdminAuthenticationForm
 
 
 @admin.register(User)

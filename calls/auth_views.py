@@ -1,37 +1,17 @@
-"""Login with throttling: a few failed attempts per username and per address, then a pause."""
+"""The login page: Django's view, answering 429 while calls/login_throttle.py holds the attempt back."""
 
-import hashlib
-
-from django.conf import settings
 from django.contrib.auth import views as auth_views
-from django.core.cache import cache
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 
-
-def _keys(request: HttpRequest) -> list[str]:
-    username = request.POST.get("username", "").strip().lower()[:150]
-    address = request.META.get("REMOTE_ADDR", "")
-    return [
-        "login-fail:user:" + hashlib.sha256(username.encode()).hexdigest(),
-        "login-fail:addr:" + hashlib.sha256(address.encode()).hexdigest(),
-    ]
+from .login_throttle import ThrottleAwareAuthenticationForm
 
 
 class ThrottledLoginView(auth_views.LoginView):
-    """Django's login view, refusing (429) after LOGIN_THROTTLE_LIMIT failures in the window."""
+    """Django's login view; a throttled attempt gets 429 and "too many attempts"."""
 
-    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        keys = _keys(request)
-        if any((cache.get(key) or 0) >= settings.LOGIN_THROTTLE_LIMIT for key in keys):
-            form = self.get_form()
-            form.errors.clear()
-            context = self.get_context_data(form=form, throttled=True)
-            return self.render_to_response(context, status=429)
-        response = super().post(request, *args, **kwargs)
-        if response.status_code == 200:  # the form came back: the password was wrong
-            for key in keys:
-                cache.add(key, 0, timeout=settings.LOGIN_THROTTLE_WINDOW)
-                cache.incr(key)
-        else:
-            cache.delete(keys[0])
-        return response
+    form_class = ThrottleAwareAuthenticationForm
+
+    def form_invalid(self, form) -> HttpResponse:
+        if form.has_error("__all__", code="throttled"):
+            return self.render_to_response(self.get_context_data(form=form, throttled=True), status=429)
+        return super().form_invalid(form)

@@ -74,6 +74,8 @@ class CallConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=4401)
             return
         self.user = user
+        # A logout closes the sockets of that session only (an embed's socket has none).
+        self.session_key = getattr(self.scope.get("session"), "session_key", None)
         self.language = language_of(self.scope)
         self.tab = _tab_id(self.scope)
         # call id -> the peer's channel (None until the other side has answered)
@@ -323,6 +325,12 @@ class CallConsumer(AsyncJsonWebsocketConsumer):
         # Only from the connection that holds the other side of a call this one holds.
         if self.held.get(message["call_id"]) == event["from"]:
             await self.send_json(message)
+
+    async def session_end(self, event: dict[str, Any]) -> None:
+        """Signed out (calls/session_sockets.py): this session's logout, or every socket of the user."""
+        if event["session"] is None or event["session"] == self.session_key:
+            await self._error(CallError("signed_out", _("You were signed out.")))
+            await self.close(code=4401)
 
     async def call_event(self, event: dict[str, Any]) -> None:
         call, channels, kind = event["call"], event["channels"], event["event"]

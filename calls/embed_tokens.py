@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core import signing
-from django.core.cache import cache
 
+from . import security_state
 from .models import User
 
 SALT = "callkit.embed-token"
@@ -87,7 +87,8 @@ def redeem(token: str) -> tuple[User, EmbedToken]:
     user = user_for(token, PAGE)
     payload = _payload(token)
     signature = token.rsplit(":", 1)[-1]
-    if not cache.add(f"embed-token-used:{signature}", 1, timeout=int(payload["t"]) + 60):
+    # Kept until the token has expired anyway, where no amount of other page loads can evict it.
+    if not security_state.claim(f"embed-token-used:{signature}", ttl=int(payload["t"]) + 60):
         raise TokenRefused("used")
     return user, mint(user, int(payload["t"]), kind=SOCKET, since=int(payload["s"]))
 

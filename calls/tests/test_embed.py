@@ -8,11 +8,13 @@ from io import StringIO
 import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
+from django.contrib.auth.hashers import make_password
 from django.core import signing
 from django.core.management import CommandError, call_command
 
 from callkit_web.asgi import application
 from calls import embed_tokens
+from calls.models import User
 from calls.tests.conftest import HOST_HEADER, ORIGIN, session_cookie
 from calls.ws_auth import PROTOCOL, TOKEN_PREFIX
 
@@ -190,6 +192,15 @@ def test_a_page_token_opens_the_page_once(client, alice):
     assert again.status_code == 403 and alice.name not in again.content.decode()
 
 
+def test_a_used_page_token_stays_used_after_many_other_page_loads(client, alice):
+    """Without Redis, a cache of 300 entries forgot the "used" mark after 320 other page loads."""
+    token = embed_tokens.mint(alice, 60).token
+    assert client.get("/embed/", {"token": token}).status_code == 200
+    for _ in range(320):
+        embed_tokens.redeem(embed_tokens.mint(alice, 60).token)
+    assert client.get("/embed/", {"token": token}).status_code == 403
+
+
 # --- the socket ----------------------------------------------------------------------------
 
 async def open_socket(token: str = "", cookie_user=None, query: str = ""):
@@ -283,14 +294,15 @@ async def test_renewal_stops_at_the_session_limit(alice, settings, monkeypatch):
         await database_sync_to_async(embed_tokens.renew)(renewed["token"])
 
 
-async def test_a_password_change_ends_a_live_embed_at_its_next_refresh(alice):
+async def test_a_password_change_ends_a_live_embed_at_its_next_refresh_even_unannounced(alice):
+    # A save closes the socket at once (test_session_sockets.py); a change that announced nothing
+    # (a raw UPDATE, a lost push) still ends the embed's session at its next refresh.
     minted = await database_sync_to_async(embed_tokens.mint)(alice, 60, kind=embed_tokens.SOCKET)
     comm, _, _ = await open_socket(minted.token)
     await comm.receive_json_from(timeout=3)
 
     def change_password():
-        alice.set_password("a-new-password")
-        alice.save()
+        User.objects.filter(pk=alice.pk).update(password=make_password("a-new-password"))
     await database_sync_to_async(change_password)()
     await comm.send_json_to({"type": "token.refresh", "ref": "t1"})
     assert (await comm.receive_json_from(timeout=3))["code"] == "token_refused"

@@ -1,16 +1,8 @@
 """Pages: login throttling, security headers, and what needs a signed-in user."""
 
 import pytest
-from django.core.cache import cache
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def empty_cache():
-    cache.clear()
-    yield
-    cache.clear()
 
 
 def test_login_works(client, alice):

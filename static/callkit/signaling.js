@@ -60,13 +60,19 @@ export class Signaling extends EventTarget {
       this._setState("open");
     };
     ws.onmessage = (event) => this._receive(event.data);
-    ws.onclose = () => {
+    ws.onclose = (event) => {
       if (this.ws !== ws) return;
       this.ws = null;
       this._failPending("disconnected", "The connection to the server was lost.");
       if (!opened && this.attempt === 0 && this.state === "connecting") {
         // Refused at the handshake on the very first try: most likely not signed in.
         this._emit("refused", {});
+      }
+      if (event.code === 4401) {
+        // Signed out (logout, a new password, deactivation, an embed's session over): a new
+        // socket would be refused too, so stop instead of retrying.
+        this._wanted = false;
+        this._emit("signedout", {});
       }
       if (!this._wanted) {
         this._setState("closed");

@@ -275,7 +275,11 @@ kit.addEventListener("ended", (e) => {
   root.hidden = false;
 });
 kit.addEventListener("ended", () => refreshHistory());
-kit.addEventListener("error", (e) => setError(e.detail.message));
+kit.addEventListener("error", (e) => {
+  // Signed out elsewhere (or the password changed): this page needs a login now; reloading gets it.
+  if (e.detail.code === "signed_out") location.reload();
+  else setError(e.detail.message);
+});
 kit.addEventListener("connection", (e) => {
   root.dataset.connection = e.detail.state;
 });

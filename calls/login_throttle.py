@@ -55,17 +55,21 @@ class ThrottledModelBackend(ModelBackend):
             username = kwargs.get(self._username_field())
         if username is None or password is None:
             return None
-        limits = _limits(username, _address(request))
-        if any(security_state.count(key) >= limit for key, limit, _window in limits):
+        (pair, pair_limit, pair_window), *wider = _limits(username, _address(request))
+        # The pair's attempt is counted before the password is checked, in one atomic step:
+        # N attempts sent at once cannot all see "under the limit". (The wider counters count
+        # failures only, so that an office's successful logins never add up against its address.)
+        over = security_state.hit(pair, window=pair_window) > pair_limit
+        if over or any(security_state.count(key) >= limit for key, limit, _window in wider):
             if request is not None:
                 setattr(request, THROTTLED_ATTR, True)
             raise PermissionDenied("login throttled")  # stops authenticate() trying other backends
         user = super().authenticate(request, username=username, password=password, **kwargs)
         if user is None:
-            for key, _limit, window in limits:
+            for key, _limit, window in wider:
                 security_state.hit(key, window=window)
         else:
-            security_state.forget(limits[0][0])
+            security_state.forget(pair)
         return user
 
     @staticmethod

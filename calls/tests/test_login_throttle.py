@@ -1,7 +1,11 @@
 """The login throttle: every way in, one normalised username, three limits, state that is never evicted."""
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 from django.contrib.auth import authenticate
+from django.db import connections
 from django.test import Client
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -101,3 +105,32 @@ def test_a_lockout_survives_many_fresh_names(alice):
         login(f"fresh{i}", "wrong", address=f"10.{i // 250}.{i % 250}.1")
     response = login("alice", "pw", address="203.0.113.9")
     assert response.status_code == 429 and "_auth_user_id" not in response.wsgi_request.session
+
+
+def test_attempts_sent_at_once_get_no_more_password_checks_than_the_limit(alice, monkeypatch):
+    """Every attempt is in flight before any has failed: only the limit's worth may reach the password."""
+    from calls.models import User
+
+    attempts = 8
+    arrived = threading.Barrier(attempts, timeout=1)  # holds each check until all 8 are in, if they get there
+    checked = []
+    real_check = User.check_password
+
+    def check_password(user, raw):
+        checked.append(raw)
+        try:
+            arrived.wait()
+        except threading.BrokenBarrierError:  # fewer than 8 got this far: what should happen
+            pass
+        return real_check(user, raw)
+
+    def attempt(_) -> int:
+        try:
+            return login("alice", "wrong").status_code
+        finally:
+            connections.close_all()  # this thread's own connection
+
+    monkeypatch.setattr(User, "check_password", check_password)
+    with ThreadPoolExecutor(attempts) as pool:
+        statuses = list(pool.map(attempt, range(attempts)))
+    assert len(checked) <= 3 and statuses.count(429) >= attempts - 3, statuses

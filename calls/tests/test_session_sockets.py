@@ -91,6 +91,12 @@ async def test_deactivation_closes_every_socket_of_the_user(alice):
         await assert_signed_out(comm)
 
 
+async def test_deleting_the_account_closes_its_sockets(alice):
+    comm, _ = await session_socket(alice)
+    await database_sync_to_async(alice.delete)()
+    await assert_signed_out(comm)
+
+
 async def test_other_saves_of_the_user_close_nothing(alice, bob):
     comm, cookie = await session_socket(alice)
 

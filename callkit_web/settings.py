@@ -220,6 +220,9 @@ CALLKIT_RING_GRACE = env_float("CALLKIT_RING_GRACE", 5, 0.5, 60)
 CALLKIT_SWEEP_INTERVAL = env_float("CALLKIT_SWEEP_INTERVAL", 5, 0.1, 300)
 # Invites one user may place in a minute (ringing someone is what a pest would abuse).
 CALLKIT_INVITES_PER_MINUTE = int(env_float("CALLKIT_INVITES_PER_MINUTE", 10, 1, 10_000))
+# Open sockets per user (across processes) and per client address (docs/security.md, Sockets).
+CALLKIT_MAX_SOCKETS_PER_USER = int(env_float("CALLKIT_MAX_SOCKETS_PER_USER", 20, 1, 10_000))
+CALLKIT_MAX_SOCKETS_PER_ADDRESS = int(env_float("CALLKIT_MAX_SOCKETS_PER_ADDRESS", 100, 1, 100_000))
 # ICE servers handed to browsers (RTCIceServer objects as JSON); empty works on a LAN.
 try:
     CALLKIT_ICE_SERVERS = json.loads(os.environ.get("CALLKIT_ICE_SERVERS", "[]"))

@@ -60,7 +60,7 @@ export class Signaling extends EventTarget {
       this._setState("open");
     };
     ws.onmessage = (event) => this._receive(event.data);
-    ws.onclose = () => {
+    ws.onclose = (event) => {
       if (this.ws !== ws) return;
       this.ws = null;
       this._failPending("disconnected", "The connection to the server was lost.");
@@ -72,6 +72,8 @@ export class Signaling extends EventTarget {
         this._setState("closed");
         return;
       }
+      // 4429: this user or address holds too many sockets already; do not add to the pile soon.
+      if (event && event.code === 4429) this.attempt = Math.max(this.attempt, 6);
       this.attempt += 1;
       const delay = Math.min(10000, 250 * 2 ** Math.min(this.attempt, 6)) * (0.75 + Math.random() / 2);
       this._setState("reconnecting");

@@ -18,6 +18,7 @@ from . import embed_tokens, errors, protocol, selectors, services, turn
 from .errors import CallError
 from .groups import user_group
 from .i18n import language_of
+from .media_push import MediaPushes
 from .snapshots import call_snapshot, person
 from .socket_limits import address_of, name_lookup_allowed, open_sockets
 from .timekeeper import timekeeper
@@ -82,6 +83,7 @@ class CallConsumer(AsyncJsonWebsocketConsumer):
         # must not move a call backwards here, e.g. make an ended call live again.
         self.rank: dict[str, int] = {}
         self.bucket = TokenBucket(RATE_BURST, RATE_PER_SECOND)
+        self.media_pushes = MediaPushes(self.channel_layer, user.pk)
         self.address = address_of(self.scope)
         # A client that offers the protocol name (an embed, showing its token beside it) gets it back.
         offered = self.scope.get("subprotocols") or []
@@ -122,6 +124,7 @@ class CallConsumer(AsyncJsonWebsocketConsumer):
         if not hasattr(self, "user") or getattr(self, "_released", False):
             return
         self._released = True
+        self.media_pushes.cancel()
         timekeeper().channels.discard(self.channel_name)
         try:
             await open_sockets.release(self.channel_name)
@@ -267,6 +270,7 @@ class CallConsumer(AsyncJsonWebsocketConsumer):
         call = await database_sync_to_async(services.call_set_media_state)(
             call_id=msg.call_id, user=self.user, mic=msg.mic, camera=msg.camera
         )
+        self.media_pushes.changed(str(call.pk))
         return self._ack(call)
 
     async def on_call_switch(self, msg: protocol.Switch) -> dict[str, Any]:

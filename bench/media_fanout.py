@@ -9,6 +9,7 @@ import asyncio
 import json
 import os
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -23,7 +24,7 @@ from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_K
 from django.contrib.sessions.backends.db import SessionStore
 from calls.models import User
 out = {}
-for name in ("alice", "bob"):
+for name in ("alice", "bob", "carol", "dave"):
     user = User.objects.create_user(username=name, password="pw")
     store = SessionStore()
     store[SESSION_KEY] = str(user.pk)
@@ -68,6 +69,28 @@ async def run(port: int, users: dict, tabs: int, messages: int, pid: int) -> Non
         pass
     await first.send(json.dumps({"type": "call.accept", "call_id": call_id, "ref": "a"}))
     readers = [asyncio.create_task(drain(i, ws)) for i, ws in enumerate(bobs)]
+    carol, dave = await connect("carol"), await connect("dave")
+    setups: list[float] = []
+
+    async def expect(ws, kind):
+        while (message := json.loads(await ws.recv()))["type"] != kind:
+            pass
+        return message
+
+    async def other_calls():
+        """Another pair's call setup meanwhile: invite -> ringing -> accept -> accepted, in ms."""
+        while True:
+            t0 = time.monotonic()
+            await carol.send(json.dumps({"type": "call.invite", "to": users["dave"][0], "media": "audio"}))
+            other = (await expect(dave, "call.incoming"))["call"]["id"]
+            await dave.send(json.dumps({"type": "call.accept", "call_id": other}))
+            await expect(carol, "call.accepted")
+            setups.append((time.monotonic() - t0) * 1000)
+            await carol.send(json.dumps({"type": "call.hangup", "call_id": other}))
+            await expect(carol, "call.ended"), await expect(dave, "call.ended")
+            await asyncio.sleep(0.5)
+
+    prober = asyncio.create_task(other_calls())
     acks = 0
     start_cpu, start = cpu_seconds(pid), time.monotonic()
     for n in range(messages):
@@ -84,7 +107,10 @@ async def run(port: int, users: dict, tabs: int, messages: int, pid: int) -> Non
         await asyncio.sleep(0.05)
     elapsed, cpu = time.monotonic() - start, cpu_seconds(pid) - start_cpu
     print(f"{messages} call.media at the allowed rate to {tabs} tabs: {elapsed:.1f} s, server CPU {cpu:.2f} s, "
-          f"pushes received {sum(received)} (holder {received[0]}), holder's last state right: {last[0] == final}")
+          f"pushes received {sum(received)} (holder {received[0]}), holder's last state right: {last[0] == final}; "
+          f"another pair's call setup meanwhile: median {statistics.median(setups):.0f} ms, max {max(setups):.0f} ms "
+          f"({len(setups)} calls)")
+    prober.cancel()
     for task in readers:
         task.cancel()
 

@@ -109,3 +109,20 @@ async def test_a_full_peer_inbox_is_an_error_to_the_sender(open_tab, alice, bob,
     assert error["code"] == "peer_unavailable" and error["ref"] == "o1"
     await a.send(type="ping", ref="alive")
     assert await a.recv() == {"type": "pong", "ref": "alive"}
+
+
+async def test_an_open_socket_keeps_its_place_past_the_ttl(open_tab, alice, settings, monkeypatch):
+    from calls import security_state
+
+    monkeypatch.setattr(socket_limits, "_ttl", lambda: 0.6)
+    settings.CALLKIT_SWEEP_INTERVAL = 0.1
+    a = await open_tab(alice)
+    key = f"sockets:user:{alice.pk}"
+    assert len(await asyncio.to_thread(security_state.live_members, key)) == 1
+    opened = time.monotonic()
+    while time.monotonic() - opened < 2:  # three TTLs: without renewal the place would be gone
+        await a.send(type="ping"), await a.expect("pong")
+        await asyncio.sleep(0.1)  # the passing of time is what this test is about
+    assert len(await asyncio.to_thread(security_state.live_members, key)) == 1
+    await a.close()
+    assert await asyncio.to_thread(security_state.live_members, key) == []

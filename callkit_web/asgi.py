@@ -14,6 +14,10 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from calls.origin import SameOriginValidator  # noqa: E402
 from calls.routing import websocket_urlpatterns  # noqa: E402
 from calls.ws_auth import EmbedTokenOrSessionAuth  # noqa: E402
+from callkit_web import socket_flow  # noqa: E402
+
+# Under daphne: what one socket may make the process hold is bounded both ways (socket_flow.py).
+socket_flow.install()
 
 application = ProtocolTypeRouter(
     {

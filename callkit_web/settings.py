@@ -246,6 +246,9 @@ CALLKIT_INVITES_PER_MINUTE = int(env_float("CALLKIT_INVITES_PER_MINUTE", 10, 1, 
 CALLKIT_DECLINE_COOLDOWN = env_float("CALLKIT_DECLINE_COOLDOWN", 30, 0, 3600)
 # Invites one user may receive in a minute, from everyone (a pest with many accounts).
 CALLKIT_INCOMING_PER_MINUTE = int(env_float("CALLKIT_INCOMING_PER_MINUTE", 20, 1, 10_000))
+# Open sockets per user (across processes) and per client address (docs/security.md, Sockets).
+CALLKIT_MAX_SOCKETS_PER_USER = int(env_float("CALLKIT_MAX_SOCKETS_PER_USER", 20, 1, 10_000))
+CALLKIT_MAX_SOCKETS_PER_ADDRESS = int(env_float("CALLKIT_MAX_SOCKETS_PER_ADDRESS", 100, 1, 100_000))
 # ICE servers handed to browsers (RTCIceServer objects as JSON); empty works on a LAN.
 try:
     CALLKIT_ICE_SERVERS = json.loads(os.environ.get("CALLKIT_ICE_SERVERS", "[]"))

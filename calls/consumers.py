@@ -7,6 +7,7 @@ from urllib.parse import parse_qs
 from typing import Any
 
 from channels.db import database_sync_to_async
+from channels.exceptions import ChannelFull
 from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
@@ -17,7 +18,9 @@ from . import embed_tokens, errors, protocol, selectors, services, turn
 from .errors import CallError
 from .groups import user_group
 from .i18n import language_of
+from .media_push import MediaPushes
 from .snapshots import call_snapshot, person
+from .socket_limits import address_of, name_lookup_allowed, open_sockets
 from .timekeeper import timekeeper
 from .ws_auth import PROTOCOL
 
@@ -28,10 +31,8 @@ log = logging.getLogger(__name__)
 RATE_BURST = 200
 RATE_PER_SECOND = 50.0
 
-
-# Calls by username per connection: 10 at once, then one every 6 s.
-NAME_LOOKUP_BURST = 10
-NAME_LOOKUP_PER_SECOND = 1 / 6
+# A socket over its user's or address's cap is told so and closed with this code (docs/protocol.md).
+CLOSE_TOO_MANY_CONNECTIONS = 4429
 
 
 class TokenBucket:
@@ -84,12 +85,17 @@ class CallConsumer(AsyncJsonWebsocketConsumer):
         # must not move a call backwards here, e.g. make an ended call live again.
         self.rank: dict[str, int] = {}
         self.bucket = TokenBucket(RATE_BURST, RATE_PER_SECOND)
-        # Calling by username answers "no such user" before any bill counts against the invite
-        # limit: without a limit of its own it would let a socket probe for usernames at speed.
-        self.name_lookups = TokenBucket(NAME_LOOKUP_BURST, NAME_LOOKUP_PER_SECOND)
-        await self.channel_layer.group_add(user_group(user.pk), self.channel_name)
+        self.media_pushes = MediaPushes(self.channel_layer, user.pk)
+        self.address = address_of(self.scope)
         # A client that offers the protocol name (an embed, showing its token beside it) gets it back.
         offered = self.scope.get("subprotocols") or []
+        if not await open_sockets.admit(self.channel_name, user.pk, self.address):
+            # Accepted only to say why: the SDK backs off on this code; the older sockets live on.
+            await self.accept(subprotocol=PROTOCOL if PROTOCOL in offered else None)
+            await self._error(CallError("too_many_connections", _("Too many open connections; close some tabs.")))
+            await self.close(code=CLOSE_TOO_MANY_CONNECTIONS)
+            return
+        await self.channel_layer.group_add(user_group(user.pk), self.channel_name)
         await self.accept(subprotocol=PROTOCOL if PROTOCOL in offered else None)
         timekeeper().channels.add(self.channel_name)
         await self.send_json(await self._state_message("hello"))
@@ -120,7 +126,12 @@ class CallConsumer(AsyncJsonWebsocketConsumer):
         if not hasattr(self, "user") or getattr(self, "_released", False):
             return
         self._released = True
+        self.media_pushes.cancel()
         timekeeper().channels.discard(self.channel_name)
+        try:
+            await open_sockets.release(self.channel_name)
+        except Exception:  # Redis is down; the places expire on their own
+            log.warning("releasing the socket caps failed for %s", self.channel_name, exc_info=True)
         try:
             await self.channel_layer.group_discard(user_group(self.user.pk), self.channel_name)
         except Exception:  # the layer is down; its group entries expire on their own
@@ -217,7 +228,10 @@ class CallConsumer(AsyncJsonWebsocketConsumer):
     async def on_call_invite(self, msg: protocol.Invite) -> dict[str, Any]:
         callee_id = msg.to
         if callee_id is None:  # by username: what a host site knows of its users
-            if not self.name_lookups.take():
+            # "No such user" comes before any bill counts against the invite limit: without a
+            # limit of its own, counted per user and address across sockets, it would let
+            # reconnecting sockets probe for usernames at speed.
+            if not await database_sync_to_async(name_lookup_allowed)(self.user.pk, self.address):
                 raise CallError("rate_limited", _("Too many calls in the last minute; wait a little."))
             callee_id = await database_sync_to_async(selectors.user_id_by_username)(msg.to_username)
             if callee_id is None:
@@ -258,6 +272,7 @@ class CallConsumer(AsyncJsonWebsocketConsumer):
         call = await database_sync_to_async(services.call_set_media_state)(
             call_id=msg.call_id, user=self.user, mic=msg.mic, camera=msg.camera
         )
+        self.media_pushes.changed(str(call.pk))
         return self._ack(call)
 
     async def on_call_switch(self, msg: protocol.Switch) -> dict[str, Any]:
@@ -312,9 +327,12 @@ class CallConsumer(AsyncJsonWebsocketConsumer):
         if peer is None:
             raise CallError("invalid_state", _("The other side has not answered yet."))
         payload = msg.model_dump(mode="json", exclude={"ref"}, exclude_unset=True)
-        await self.channel_layer.send(
-            peer, {"type": "rtc.relay", "from": self.channel_name, "message": payload}
-        )
+        try:
+            await self.channel_layer.send(
+                peer, {"type": "rtc.relay", "from": self.channel_name, "message": payload}
+            )
+        except ChannelFull:  # the peer is not keeping up; it is its problem, not this socket's
+            raise CallError("peer_unavailable", _("The other side is not receiving; try again.")) from None
 
     on_rtc_offer = on_rtc_answer = on_rtc_candidate = _relay
 

@@ -1,20 +1,36 @@
 """Every message a client may send, declared once (docs/protocol.md is the prose of this file)."""
 
-import json
 from typing import Annotated, Literal
 from uuid import UUID
 
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+from pydantic_core import from_json
 
 from .errors import CallError
 
 MAX_FRAME_BYTES = 65_536  # a whole text frame, as UTF-8
 MAX_SDP_CHARS = 60_000  # an SDP offer or answer (a video call's is about 5 KiB)
 MAX_CANDIDATE_CHARS = 1_024
+# What an error may quote of the frame it refuses: a field name is cut to this many characters, so
+# a reply stays small whatever the frame held (a 60 KB field name once came back 60 KB long).
+MAX_ECHO_CHARS = 40
 
-Ref = Annotated[str, Field(min_length=1, max_length=64)]
+
+def _no_nul(text: str) -> str:
+    # PostgreSQL refuses NUL in text; refused here, it is a coded error instead of a crash.
+    if "\x00" in text:
+        raise ValueError("must not contain NUL characters")
+    return text
+
+
+def Text(**limits) -> type[str]:  # noqa: N802 (a type)
+    """A string field with these length limits and no NUL character."""
+    return Annotated[str, Field(**limits), AfterValidator(_no_nul)]
+
+
+Ref = Text(min_length=1, max_length=64)
 
 
 class _Message(BaseModel):
@@ -30,7 +46,7 @@ class _CallMessage(_Message):
 class Invite(_Message):
     type: Literal["call.invite"]
     to: Annotated[int, Field(gt=0)] | None = None  # the callee's user id, or:
-    to_username: Annotated[str, Field(min_length=1, max_length=150)] | None = None
+    to_username: Text(min_length=1, max_length=150) | None = None
     media: Literal["audio", "video"]
     timeout: Annotated[int, Field(ge=5, le=120)] | None = None
 
@@ -81,12 +97,12 @@ class Resume(_CallMessage):
 
 class Offer(_CallMessage):
     type: Literal["rtc.offer"]
-    sdp: Annotated[str, Field(min_length=1, max_length=MAX_SDP_CHARS)]
+    sdp: Text(min_length=1, max_length=MAX_SDP_CHARS)
 
 
 class Answer(_CallMessage):
     type: Literal["rtc.answer"]
-    sdp: Annotated[str, Field(min_length=1, max_length=MAX_SDP_CHARS)]
+    sdp: Text(min_length=1, max_length=MAX_SDP_CHARS)
 
 
 class IceCandidate(BaseModel):
@@ -94,10 +110,10 @@ class IceCandidate(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
-    candidate: Annotated[str, Field(max_length=MAX_CANDIDATE_CHARS)]
-    sdpMid: Annotated[str, Field(max_length=64)] | None = None  # noqa: N815 (browser's name)
+    candidate: Text(max_length=MAX_CANDIDATE_CHARS)
+    sdpMid: Text(max_length=64) | None = None  # noqa: N815 (browser's name)
     sdpMLineIndex: Annotated[int, Field(ge=0, le=1024)] | None = None  # noqa: N815
-    usernameFragment: Annotated[str, Field(max_length=256)] | None = None  # noqa: N815
+    usernameFragment: Text(max_length=256) | None = None  # noqa: N815
 
 
 class Candidate(_CallMessage):
@@ -153,7 +169,10 @@ def parse(text: str) -> ClientMessage:
         if kind in {"model_attributes_type", "model_type", "union_tag_not_found"}:
             raise CallError("bad_message", _("A message is a JSON object with a 'type'.")) from None
         where = ".".join(str(p) for p in first["loc"][1:]) or "message"
-        raise CallError("bad_message", format_lazy(_("Invalid {field}: {detail}"), field=where, detail=first["msg"])) from None
+        if len(where) > MAX_ECHO_CHARS:
+            where = where[: MAX_ECHO_CHARS - 1] + "…"
+        raise CallError("bad_message", format_lazy(_("Invalid {field}: {detail}"), field=where,
+                                                   detail=first["msg"][:200])) from None
 
 
 def ref_of(text: str) -> str | None:
@@ -161,7 +180,9 @@ def ref_of(text: str) -> str | None:
     if len(text) > MAX_FRAME_BYTES:
         return None
     try:
-        ref = json.loads(text).get("ref")
+        # pydantic's parser, like the validation above, refuses deep nesting with ValueError;
+        # json.loads would raise RecursionError and close the socket.
+        ref = from_json(text).get("ref")
     except (ValueError, AttributeError):
         return None
-    return ref if isinstance(ref, str) and 0 < len(ref) <= 64 else None
+    return ref if isinstance(ref, str) and 0 < len(ref) <= 64 and "\x00" not in ref else None

@@ -259,7 +259,7 @@ def call_hangup(*, call_id: UUID | str, user: User, failed: bool = False) -> Cal
 def call_set_media_state(
     *, call_id: UUID | str, user: User, mic: bool | None = None, camera: bool | None = None
 ) -> Call:
-    """Record a party's microphone and camera state and tell the other side."""
+    """Record a party's microphone and camera state (the socket pushes it: calls/media_push.py)."""
     with transaction.atomic():
         call = _lock(call_id, user.pk)
         role = _role(call, user)
@@ -269,7 +269,6 @@ def call_set_media_state(
         if camera is not None:
             changes[f"{role}_camera"] = camera
         _apply(call, Event.MEDIA_STATE, role, now=timezone.now(), **changes)
-        announce(call, "call.media")
     return call
 
 

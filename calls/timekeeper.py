@@ -12,6 +12,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from . import services
+from .socket_limits import open_sockets
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,12 @@ class Timekeeper:
             except TimeoutError:
                 pass
             self._wake.clear()
+            try:  # the open sockets' places in the caps and their user groups (socket_limits)
+                from channels.layers import get_channel_layer
+
+                await open_sockets.renew(get_channel_layer())
+            except Exception:
+                log.exception("renewing the open sockets failed; trying again at the next tick")
             try:
                 await database_sync_to_async(services.calls_heartbeat)(channels=list(self.channels))
                 ended = await database_sync_to_async(services.calls_sweep)()

@@ -36,6 +36,9 @@ esac
 "$PY" manage.py collectstatic --noinput -v 0
 [ "$PREPARE_ONLY" = 1 ] && exit 0
 
+# Every socket is a file descriptor: the usual soft limit of 1,024 is far too few for one process.
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+
 pids=()
 stop() {
   trap - INT TERM

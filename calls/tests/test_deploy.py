@@ -171,3 +171,14 @@ def test_a_secret_key_is_required(prod_env, run_prod):
     proc = run_prod(env, "1")
     assert proc.wait(20) == 2
     assert "DJANGO_SECRET_KEY" in output(proc)
+
+
+def test_the_samples_raise_the_file_descriptor_limit_and_drop_slow_clients():
+    deploy = ROOT / "deploy"
+    assert "\nLimitNOFILE=65536\n" in (deploy / "callkit@.service").read_text()
+    assert "minfds=65536" in (deploy / "supervisord.conf").read_text()
+    assert "\nulimit -n 65536" in (deploy / "run-prod.sh").read_text()
+    nginx = (deploy / "nginx.conf").read_text()
+    for directive in ("client_header_timeout 10s;", "client_body_timeout 10s;", "limit_conn callkit_per_address 200;",
+                      "limit_conn_zone $binary_remote_addr zone=callkit_per_address:10m;"):
+        assert directive in nginx, directive

@@ -78,6 +78,8 @@ export class Signaling extends EventTarget {
         this._setState("closed");
         return;
       }
+      // 4429: this user or address holds too many sockets already; do not add to the pile soon.
+      if (event && event.code === 4429) this.attempt = Math.max(this.attempt, 6);
       this.attempt += 1;
       const delay = Math.min(10000, 250 * 2 ** Math.min(this.attempt, 6)) * (0.75 + Math.random() / 2);
       this._setState("reconnecting");

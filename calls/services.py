@@ -60,7 +60,9 @@ def _apply(
         raise errors.invalid_state(_STATE_WORDS.get(exc.state, _("Not allowed now."))) from None
     fields: dict[str, Any] = {"state": result.state.value, **changes}
     if result.ends_call:
-        fields.update(_bill_fields(result, now=now, ended_by=ended_by))
+        # A side last seen before the answer, or a clock a little off, must not end a call before it began.
+        ended_at = max(now, call.answered_at or call.created_at)
+        fields.update(_bill_fields(result, now=ended_at, ended_by=ended_by))
     _update(call, fields, **(where or {}))
     if result.ends_call:
         _file_bill(call)
@@ -302,16 +304,17 @@ def call_party_away(
         grace = (
             settings.CALLKIT_RING_GRACE if call.state == CallState.RINGING else settings.CALLKIT_GRACE
         )
-        deadline = (now or timezone.now()) + timedelta(seconds=grace)
+        now = now or timezone.now()
+        changes = {f"{role}_gone_deadline": now + timedelta(seconds=grace)}
         condition = {f"{role}_channel": channel}
         if stale_before is not None:  # only if its heartbeat is still stale now
             condition[f"{role}_seen_at__lt"] = stale_before
-        updated = Call.objects.filter(pk=call.pk, state=call.state, **condition).update(
-            **{f"{role}_gone_deadline": deadline}
-        )
-        if updated != 1:
+        else:  # its socket closed just now: the moment the side was last seen, should it not return
+            changes[f"{role}_seen_at"] = now
+        if Call.objects.filter(pk=call.pk, state=call.state, **condition).update(**changes) != 1:
             return None
-        setattr(call, f"{role}_gone_deadline", deadline)
+        for name, value in changes.items():
+            setattr(call, name, value)
         announce(call, "call.away")
     return call
 
@@ -361,9 +364,29 @@ def call_expire(*, call_id: UUID | str, now: datetime | None = None) -> Call | N
             return None
         event, role = due
         ended_by = None if role is Role.SYSTEM else getattr(call, role.value)
-        _apply(call, event, role, now=now, ended_by=ended_by)
+        _apply(call, event, role, now=_ended_at(call, event, now), ended_by=ended_by)
         announce(call, "call.ended")
     return call
+
+
+def _ended_at(call: Call, event: Event, now: datetime) -> datetime:
+    """When a call the clock ends stopped, not when the clock noticed: a ring timeout at its
+    deadline; a lost connection when the vanished side (the earlier, if both) was last seen."""
+    if event is Event.TIMEOUT:
+        return min(now, call.ring_deadline)
+    stale = _stale_before(now)
+    last_seen = [
+        seen
+        for role in ("caller", "callee")
+        if (seen := getattr(call, f"{role}_seen_at")) is not None
+        and (getattr(call, f"{role}_gone_deadline") is not None or seen < stale)
+    ]
+    return min([now, *last_seen])
+
+
+def _stale_before(now: datetime) -> datetime:
+    """A heartbeat older than this means the process holding that side stopped (it died)."""
+    return now - timedelta(seconds=3 * settings.CALLKIT_SWEEP_INTERVAL)
 
 
 def calls_heartbeat(*, channels: list[str], now: datetime | None = None) -> None:
@@ -391,7 +414,7 @@ def calls_heartbeat(*, channels: list[str], now: datetime | None = None) -> None
 
 def _stale_holders(now: datetime) -> None:
     """Sides held by a process that stopped its heartbeat (it died) start their grace period."""
-    stale = now - timedelta(seconds=3 * settings.CALLKIT_SWEEP_INTERVAL)
+    stale = _stale_before(now)
     for role in ("caller", "callee"):
         calls = Call.objects.filter(
             state__in=LIVE, **{f"{role}_gone_deadline": None, f"{role}_seen_at__lt": stale}

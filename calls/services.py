@@ -1,5 +1,6 @@
 """Every change to a call: atomic, race-safe conditional updates, announced after commit."""
 
+import logging
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -8,14 +9,15 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from . import errors
+from . import clock, errors
 from .errors import CallError
 from .events import announce
 from .models import LIVE, MISSED_STATUSES, Call, CallState, HistoryEntry, Line, Media, User
 from .states import Event, IllegalTransition, Role, State, Transition, transition
+
+log = logging.getLogger(__name__)
 
 _STATE_WORDS = {
     State.RINGING: _("The call has not been answered yet."),
@@ -82,7 +84,15 @@ def _file_bill(call: Call) -> None:
 
 def _update(call: Call, fields: dict[str, Any], **where: Any) -> None:
     """UPDATE the row only if it is still in the state we read, and mirror it on `call`."""
-    if Call.objects.filter(pk=call.pk, state=call.state, **where).update(**fields) != 1:
+    try:
+        updated = Call.objects.filter(pk=call.pk, state=call.state, **where).update(**fields)
+    except IntegrityError:
+        # A broken check must not tear the socket down: the change is refused (and rolled back
+        # by the enclosing transaction) with a code, and logged, for it is a bug of ours.
+        log.exception("call %s: the database refused %s", call.pk, sorted(fields))
+        message = _("The server could not store that; nothing changed. Try again.")
+        raise CallError("server_error", message) from None
+    if updated != 1:
         raise errors.invalid_state(_("The call changed meanwhile."))
     for name, value in fields.items():
         setattr(call, name, value)
@@ -115,7 +125,7 @@ def call_invite(
     callee = User.objects.filter(pk=callee_id, is_active=True).first()
     if callee is None:
         raise CallError("unknown_user", _("No such user."))
-    now = timezone.now()
+    now = clock.now()
     # Counted from the bills themselves, so the limit holds across every server process.
     recent = Call.objects.filter(caller=caller, created_at__gt=now - timedelta(minutes=1)).count()
     if recent >= settings.CALLKIT_INVITES_PER_MINUTE:
@@ -195,14 +205,14 @@ def call_accept(*, call_id: UUID | str, user: User, channel: str, tab: str = "")
     """Answer on one connection; the first accept wins, the callee's other tabs stop ringing."""
     with transaction.atomic():
         call = _lock(call_id, user.pk)
-        now = timezone.now()
+        now = clock.now()
         if call.state == CallState.RINGING and call.ring_deadline <= now:
             raise errors.invalid_state(_("The call is no longer ringing."))  # the clock ends it
         if call.state == CallState.RINGING and call.caller_gone_deadline is not None:
             # Nobody would be on the other end: the caller's tab has gone (the clock cancels it).
             raise errors.invalid_state(_("The caller has left."))
-        _apply(call, Event.ACCEPT, _role(call, user), now=now, answered_at=now, callee_channel=channel,
-               callee_tab=tab, callee_seen_at=now)
+        _apply(call, Event.ACCEPT, _role(call, user), now=now, answered_at=max(now, call.created_at),
+               callee_channel=channel, callee_tab=tab, callee_seen_at=now)
         announce(call, "call.accepted")
     return call
 
@@ -210,7 +220,7 @@ def call_accept(*, call_id: UUID | str, user: User, channel: str, tab: str = "")
 def _end(call_id: UUID | str, user: User, event: Event) -> Call:
     with transaction.atomic():
         call = _lock(call_id, user.pk)
-        _apply(call, event, _role(call, user), now=timezone.now(), ended_by=user)
+        _apply(call, event, _role(call, user), now=clock.now(), ended_by=user)
         announce(call, "call.ended")
     return call
 
@@ -242,7 +252,7 @@ def call_set_media_state(
             changes[f"{role}_mic"] = mic
         if camera is not None:
             changes[f"{role}_camera"] = camera
-        _apply(call, Event.MEDIA_STATE, role, now=timezone.now(), **changes)
+        _apply(call, Event.MEDIA_STATE, role, now=clock.now(), **changes)
         announce(call, "call.media")
     return call
 
@@ -252,7 +262,7 @@ def call_switch_media(*, call_id: UUID | str, user: User, media: str) -> Call:
     with transaction.atomic():
         call = _lock(call_id, user.pk)
         role = _role(call, user)
-        now = timezone.now()
+        now = clock.now()
         if media == call.media:
             raise errors.invalid_state(_("The call is already a video call.") if media == "video" else _("The call is already an audio call."))
         if media == Media.AUDIO:
@@ -282,7 +292,7 @@ def call_answer_switch(*, call_id: UUID | str, user: User, accept: bool) -> Call
         changes: dict[str, Any] = {"switch_to": "", "switch_asked_by": None}
         if accept:
             changes["media"] = call.switch_to
-        _apply(call, Event.SWITCH_TYPE, role, now=timezone.now(),
+        _apply(call, Event.SWITCH_TYPE, role, now=clock.now(),
                where={"switch_to": call.switch_to}, **changes)
         announce(call, "call.switched" if accept else "call.switch_declined")
     return call
@@ -304,7 +314,7 @@ def call_party_away(
         grace = (
             settings.CALLKIT_RING_GRACE if call.state == CallState.RINGING else settings.CALLKIT_GRACE
         )
-        now = now or timezone.now()
+        now = now or clock.now()
         changes = {f"{role}_gone_deadline": now + timedelta(seconds=grace)}
         condition = {f"{role}_channel": channel}
         if stale_before is not None:  # only if its heartbeat is still stale now
@@ -331,7 +341,7 @@ def call_resume(
         if call.state == CallState.RINGING and role is Role.CALLEE:
             raise errors.invalid_state(_("Answer the call instead."))
         changes = {f"{role}_channel": channel, f"{role}_tab": tab, f"{role}_gone_deadline": None,
-                   f"{role}_seen_at": timezone.now()}
+                   f"{role}_seen_at": clock.now()}
         _update(call, changes)
         announce(call, "call.resumed", side=role.value, fresh=fresh)
     return call
@@ -354,7 +364,7 @@ def _overdue(call: Call, now: datetime) -> tuple[Event, Role] | None:
 
 def call_expire(*, call_id: UUID | str, now: datetime | None = None) -> Call | None:
     """End a call whose ring deadline or grace period has passed; None if nothing was due."""
-    now = now or timezone.now()
+    now = now or clock.now()
     with transaction.atomic():
         call = _lock(call_id)
         if call.state not in LIVE:
@@ -393,7 +403,7 @@ def calls_heartbeat(*, channels: list[str], now: datetime | None = None) -> None
     """A process says the connections it holds are alive (two updates, however many calls)."""
     if not channels:
         return
-    now = now or timezone.now()
+    now = now or clock.now()
     for role in ("caller", "callee"):
         Call.objects.filter(state__in=LIVE, **{f"{role}_channel__in": channels}).update(
             **{f"{role}_seen_at": now}
@@ -425,7 +435,9 @@ def _stale_holders(now: datetime) -> None:
 
 def calls_sweep(*, now: datetime | None = None) -> list[Call]:
     """End every live call whose deadline has passed; safe to run in many processes at once."""
-    now = now or timezone.now()
+    if now is None:
+        clock.measure()  # every sweep: this host's clock may have drifted or been stepped
+        now = clock.now()
     _stale_holders(now)
     due = Call.objects.filter(state__in=LIVE).filter(
         Q(state=CallState.RINGING, ring_deadline__lte=now)

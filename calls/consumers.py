@@ -11,10 +11,10 @@ from channels.exceptions import ChannelFull
 from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
-from django.utils import timezone, translation
+from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
-from . import embed_tokens, errors, protocol, selectors, services, turn
+from . import clock, embed_tokens, errors, protocol, selectors, services, turn
 from .errors import CallError
 from .groups import user_group
 from .i18n import language_of
@@ -188,7 +188,7 @@ class CallConsumer(AsyncJsonWebsocketConsumer):
                 raise errors.not_found()
         message: dict[str, Any] = {
             "type": kind, "user": person(self.user), "call": None,
-            "server_time": timezone.now().isoformat(),
+            "server_time": clock.now().isoformat(),
         }
         if kind == "hello":
             ice = turn.ice_config(self.user.pk)

@@ -1,5 +1,6 @@
 """Every change to a call: atomic, race-safe conditional updates, announced after commit."""
 
+import logging
 import math
 from datetime import datetime, timedelta
 from typing import Any
@@ -9,15 +10,16 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Max, Q
-from django.utils import timezone
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
-from . import errors
+from . import clock, errors
 from .errors import CallError
 from .events import announce
 from .models import LIVE, MISSED_STATUSES, Call, CallState, HistoryEntry, Line, Media, User
 from .states import Event, IllegalTransition, Outcome, Role, State, Transition, transition
+
+log = logging.getLogger(__name__)
 
 _STATE_WORDS = {
     State.RINGING: _("The call has not been answered yet."),
@@ -62,7 +64,9 @@ def _apply(
         raise errors.invalid_state(_STATE_WORDS.get(exc.state, _("Not allowed now."))) from None
     fields: dict[str, Any] = {"state": result.state.value, **changes}
     if result.ends_call:
-        fields.update(_bill_fields(result, now=now, ended_by=ended_by))
+        # A side last seen before the answer, or a clock a little off, must not end a call before it began.
+        ended_at = max(now, call.answered_at or call.created_at)
+        fields.update(_bill_fields(result, now=ended_at, ended_by=ended_by))
     _update(call, fields, **(where or {}))
     if result.ends_call:
         _file_bill(call)
@@ -82,7 +86,15 @@ def _file_bill(call: Call) -> None:
 
 def _update(call: Call, fields: dict[str, Any], **where: Any) -> None:
     """UPDATE the row only if it is still in the state we read, and mirror it on `call`."""
-    if Call.objects.filter(pk=call.pk, state=call.state, **where).update(**fields) != 1:
+    try:
+        updated = Call.objects.filter(pk=call.pk, state=call.state, **where).update(**fields)
+    except IntegrityError:
+        # A broken check must not tear the socket down: the change is refused (and rolled back
+        # by the enclosing transaction) with a code, and logged, for it is a bug of ours.
+        log.exception("call %s: the database refused %s", call.pk, sorted(fields))
+        message = _("The server could not store that; nothing changed. Try again.")
+        raise CallError("server_error", message) from None
+    if updated != 1:
         raise errors.invalid_state(_("The call changed meanwhile."))
     for name, value in fields.items():
         setattr(call, name, value)
@@ -115,7 +127,7 @@ def call_invite(
     callee = User.objects.filter(pk=callee_id, is_active=True).first()
     if callee is None:
         raise CallError("unknown_user", _("No such user."))
-    now = timezone.now()
+    now = clock.now()
     _check_invite_limits(caller, callee_id, now)
     ring_for = timeout if timeout is not None else settings.CALLKIT_RING_TIMEOUT
     glare = _glare(caller, callee_id)
@@ -221,14 +233,14 @@ def call_accept(*, call_id: UUID | str, user: User, channel: str, tab: str = "")
     """Answer on one connection; the first accept wins, the callee's other tabs stop ringing."""
     with transaction.atomic():
         call = _lock(call_id, user.pk)
-        now = timezone.now()
+        now = clock.now()
         if call.state == CallState.RINGING and call.ring_deadline <= now:
             raise errors.invalid_state(_("The call is no longer ringing."))  # the clock ends it
         if call.state == CallState.RINGING and call.caller_gone_deadline is not None:
             # Nobody would be on the other end: the caller's tab has gone (the clock cancels it).
             raise errors.invalid_state(_("The caller has left."))
-        _apply(call, Event.ACCEPT, _role(call, user), now=now, answered_at=now, callee_channel=channel,
-               callee_tab=tab, callee_seen_at=now)
+        _apply(call, Event.ACCEPT, _role(call, user), now=now, answered_at=max(now, call.created_at),
+               callee_channel=channel, callee_tab=tab, callee_seen_at=now)
         announce(call, "call.accepted")
     return call
 
@@ -236,7 +248,7 @@ def call_accept(*, call_id: UUID | str, user: User, channel: str, tab: str = "")
 def _end(call_id: UUID | str, user: User, event: Event) -> Call:
     with transaction.atomic():
         call = _lock(call_id, user.pk)
-        _apply(call, event, _role(call, user), now=timezone.now(), ended_by=user)
+        _apply(call, event, _role(call, user), now=clock.now(), ended_by=user)
         announce(call, "call.ended")
     return call
 
@@ -268,7 +280,7 @@ def call_set_media_state(
             changes[f"{role}_mic"] = mic
         if camera is not None:
             changes[f"{role}_camera"] = camera
-        _apply(call, Event.MEDIA_STATE, role, now=timezone.now(), **changes)
+        _apply(call, Event.MEDIA_STATE, role, now=clock.now(), **changes)
     return call
 
 
@@ -277,7 +289,7 @@ def call_switch_media(*, call_id: UUID | str, user: User, media: str) -> Call:
     with transaction.atomic():
         call = _lock(call_id, user.pk)
         role = _role(call, user)
-        now = timezone.now()
+        now = clock.now()
         if media == call.media:
             raise errors.invalid_state(_("The call is already a video call.") if media == "video" else _("The call is already an audio call."))
         if media == Media.AUDIO:
@@ -307,7 +319,7 @@ def call_answer_switch(*, call_id: UUID | str, user: User, accept: bool) -> Call
         changes: dict[str, Any] = {"switch_to": "", "switch_asked_by": None}
         if accept:
             changes["media"] = call.switch_to
-        _apply(call, Event.SWITCH_TYPE, role, now=timezone.now(),
+        _apply(call, Event.SWITCH_TYPE, role, now=clock.now(),
                where={"switch_to": call.switch_to}, **changes)
         announce(call, "call.switched" if accept else "call.switch_declined")
     return call
@@ -329,16 +341,17 @@ def call_party_away(
         grace = (
             settings.CALLKIT_RING_GRACE if call.state == CallState.RINGING else settings.CALLKIT_GRACE
         )
-        deadline = (now or timezone.now()) + timedelta(seconds=grace)
+        now = now or clock.now()
+        changes = {f"{role}_gone_deadline": now + timedelta(seconds=grace)}
         condition = {f"{role}_channel": channel}
         if stale_before is not None:  # only if its heartbeat is still stale now
             condition[f"{role}_seen_at__lt"] = stale_before
-        updated = Call.objects.filter(pk=call.pk, state=call.state, **condition).update(
-            **{f"{role}_gone_deadline": deadline}
-        )
-        if updated != 1:
+        else:  # its socket closed just now: the moment the side was last seen, should it not return
+            changes[f"{role}_seen_at"] = now
+        if Call.objects.filter(pk=call.pk, state=call.state, **condition).update(**changes) != 1:
             return None
-        setattr(call, f"{role}_gone_deadline", deadline)
+        for name, value in changes.items():
+            setattr(call, name, value)
         announce(call, "call.away")
     return call
 
@@ -355,7 +368,7 @@ def call_resume(
         if call.state == CallState.RINGING and role is Role.CALLEE:
             raise errors.invalid_state(_("Answer the call instead."))
         changes = {f"{role}_channel": channel, f"{role}_tab": tab, f"{role}_gone_deadline": None,
-                   f"{role}_seen_at": timezone.now()}
+                   f"{role}_seen_at": clock.now()}
         _update(call, changes)
         announce(call, "call.resumed", side=role.value, fresh=fresh)
     return call
@@ -378,7 +391,7 @@ def _overdue(call: Call, now: datetime) -> tuple[Event, Role] | None:
 
 def call_expire(*, call_id: UUID | str, now: datetime | None = None) -> Call | None:
     """End a call whose ring deadline or grace period has passed; None if nothing was due."""
-    now = now or timezone.now()
+    now = now or clock.now()
     with transaction.atomic():
         call = _lock(call_id)
         if call.state not in LIVE:
@@ -388,16 +401,36 @@ def call_expire(*, call_id: UUID | str, now: datetime | None = None) -> Call | N
             return None
         event, role = due
         ended_by = None if role is Role.SYSTEM else getattr(call, role.value)
-        _apply(call, event, role, now=now, ended_by=ended_by)
+        _apply(call, event, role, now=_ended_at(call, event, now), ended_by=ended_by)
         announce(call, "call.ended")
     return call
+
+
+def _ended_at(call: Call, event: Event, now: datetime) -> datetime:
+    """When a call the clock ends stopped, not when the clock noticed: a ring timeout at its
+    deadline; a lost connection when the vanished side (the earlier, if both) was last seen."""
+    if event is Event.TIMEOUT:
+        return min(now, call.ring_deadline)
+    stale = _stale_before(now)
+    last_seen = [
+        seen
+        for role in ("caller", "callee")
+        if (seen := getattr(call, f"{role}_seen_at")) is not None
+        and (getattr(call, f"{role}_gone_deadline") is not None or seen < stale)
+    ]
+    return min([now, *last_seen])
+
+
+def _stale_before(now: datetime) -> datetime:
+    """A heartbeat older than this means the process holding that side stopped (it died)."""
+    return now - timedelta(seconds=3 * settings.CALLKIT_SWEEP_INTERVAL)
 
 
 def calls_heartbeat(*, channels: list[str], now: datetime | None = None) -> None:
     """A process says the connections it holds are alive (two updates, however many calls)."""
     if not channels:
         return
-    now = now or timezone.now()
+    now = now or clock.now()
     for role in ("caller", "callee"):
         Call.objects.filter(state__in=LIVE, **{f"{role}_channel__in": channels}).update(
             **{f"{role}_seen_at": now}
@@ -418,7 +451,7 @@ def calls_heartbeat(*, channels: list[str], now: datetime | None = None) -> None
 
 def _stale_holders(now: datetime) -> None:
     """Sides held by a process that stopped its heartbeat (it died) start their grace period."""
-    stale = now - timedelta(seconds=3 * settings.CALLKIT_SWEEP_INTERVAL)
+    stale = _stale_before(now)
     for role in ("caller", "callee"):
         calls = Call.objects.filter(
             state__in=LIVE, **{f"{role}_gone_deadline": None, f"{role}_seen_at__lt": stale}
@@ -429,7 +462,9 @@ def _stale_holders(now: datetime) -> None:
 
 def calls_sweep(*, now: datetime | None = None) -> list[Call]:
     """End every live call whose deadline has passed; safe to run in many processes at once."""
-    now = now or timezone.now()
+    if now is None:
+        clock.measure()  # every sweep: this host's clock may have drifted or been stepped
+        now = clock.now()
     _stale_holders(now)
     due = Call.objects.filter(state__in=LIVE).filter(
         Q(state=CallState.RINGING, ring_deadline__lte=now)

@@ -9,9 +9,8 @@ from datetime import datetime
 
 from channels.db import database_sync_to_async
 from django.conf import settings
-from django.utils import timezone
 
-from . import services
+from . import clock, services
 from .socket_limits import open_sockets
 
 log = logging.getLogger(__name__)
@@ -35,7 +34,7 @@ class Timekeeper:
 
     def wake_at(self, when: datetime) -> None:
         """Sweep again just after `when`."""
-        delay = max(0.0, (when - timezone.now()).total_seconds()) + 0.005
+        delay = max(0.0, (when - clock.now()).total_seconds()) + 0.005
         # A stray wake-up after stop() only sets an event nobody waits on.
         asyncio.get_running_loop().call_later(delay, self._wake.set)
 

@@ -432,3 +432,77 @@ def test_a_failing_channel_layer_does_not_lose_the_bill(alice, bob, monkeypatch,
     row = fresh(call)
     assert (row.status, row.ended_by_id) == ("completed", alice.pk)
     assert "redis is down" in caplog.text  # the failed push is logged, not hidden
+
+
+# --- a side that vanished is billed until it was last seen -------------------------------
+
+
+def answered(caller, callee, caller_channel="proc-a!1", callee_channel="proc-b!1") -> Call:
+    call = invite(caller, callee, channel=caller_channel)
+    return services.call_accept(call_id=call.pk, user=callee, channel=callee_channel)
+
+
+def test_a_side_whose_process_died_is_billed_until_its_last_heartbeat(alice, bob, settings):
+    settings.CALLKIT_SWEEP_INTERVAL = 5
+    settings.CALLKIT_GRACE = 15
+    start = answered(alice, bob).answered_at
+    services.calls_heartbeat(channels=["proc-a!1", "proc-b!1"], now=start + timedelta(seconds=5))
+    # Bob's process died there; Alice's goes on beating, and its sweep notices much later.
+    for second in (20, 40):
+        services.calls_heartbeat(channels=["proc-a!1"], now=start + timedelta(seconds=second))
+        services.calls_sweep(now=start + timedelta(seconds=second))
+    row = Call.objects.get()
+    assert row.callee_gone_deadline is not None and row.state == "active"
+    services.calls_sweep(now=row.callee_gone_deadline)
+    row = Call.objects.get()
+    assert (row.status, row.end_reason, row.ended_by_id) == ("completed", "connection_lost", bob.pk)
+    assert row.duration == timedelta(seconds=5)
+
+
+def test_a_closed_socket_is_billed_until_it_closed(alice, bob, settings):
+    settings.CALLKIT_GRACE = 15
+    start = answered(alice, bob).answered_at
+    away = services.call_party_away(call_id=Call.objects.get().pk, user_id=alice.pk, channel="proc-a!1",
+                                    now=start + timedelta(seconds=3))
+    services.calls_heartbeat(channels=["proc-b!1"], now=start + timedelta(seconds=10))
+    services.calls_sweep(now=away.caller_gone_deadline)
+    row = Call.objects.get()
+    assert (row.status, row.ended_by_id, row.duration) == ("completed", alice.pk, timedelta(seconds=3))
+
+
+def test_both_sides_gone_are_billed_until_the_earlier_was_last_seen(alice, bob, settings):
+    settings.CALLKIT_SWEEP_INTERVAL = 5
+    settings.CALLKIT_GRACE = 15
+    start = answered(alice, bob).answered_at
+    services.calls_heartbeat(channels=["proc-a!1", "proc-b!1"], now=start + timedelta(seconds=5))
+    services.calls_heartbeat(channels=["proc-a!1"], now=start + timedelta(seconds=8))
+    # The only process was down for a minute; at its restart its sweep finds both sides stale.
+    services.calls_sweep(now=start + timedelta(seconds=70))
+    services.calls_sweep(now=start + timedelta(seconds=70 + 15))
+    row = Call.objects.get()
+    assert (row.status, row.end_reason, row.duration) == ("completed", "connection_lost", timedelta(seconds=5))
+
+
+def test_a_side_last_seen_before_the_answer_is_billed_nothing(alice, bob, settings):
+    settings.CALLKIT_SWEEP_INTERVAL = 5
+    settings.CALLKIT_GRACE = 15
+    call = answered(alice, bob)  # Alice's process died between her invite and Bob's answer
+    Call.objects.filter(pk=call.pk).update(caller_seen_at=call.created_at)
+    later = call.answered_at + timedelta(seconds=30)
+    services.calls_heartbeat(channels=["proc-b!1"], now=later)
+    services.calls_sweep(now=later)
+    services.calls_sweep(now=later + timedelta(seconds=15))
+    row = fresh(call)
+    assert (row.status, row.ended_by_id, row.ended_at) == ("completed", alice.pk, row.answered_at)
+
+
+def test_a_caller_gone_while_ringing_stays_an_unanswered_cancel(alice, bob, settings):
+    settings.CALLKIT_RING_GRACE = 2
+    call = invite(alice, bob)
+    left = call.created_at + timedelta(seconds=1)
+    away = services.call_party_away(call_id=call.pk, user_id=alice.pk, channel="chan-caller", now=left)
+    services.calls_sweep(now=away.caller_gone_deadline + timedelta(seconds=30))
+    row = fresh(call)
+    assert (row.status, row.end_reason, row.answered_at, row.duration) == (
+        "canceled", "connection_lost", None, timedelta(0))
+    assert row.ended_at == left

@@ -53,6 +53,27 @@ async def test_alice_reconnecting_hears_the_bill_of_her_orphaned_call(open_tab, 
     assert (ended["call"]["status"], ended["call"]["end_reason"]) == ("completed", "connection_lost")
 
 
+async def test_a_restarted_process_bills_its_orphaned_call_until_it_was_last_seen(open_tab, alice, bob, carol, settings):
+    settings.CALLKIT_SWEEP_INTERVAL = 0.2
+    settings.CALLKIT_GRACE = 0.5
+
+    def killed_five_seconds_into_a_call_a_minute_ago() -> Call:
+        call = services.call_invite(caller=alice, callee_id=bob.pk, media="audio", channel="dead!1")
+        services.call_accept(call_id=call.pk, user=bob, channel="dead!2")
+        answered = timezone.now() - timedelta(seconds=60)
+        Call.objects.filter(pk=call.pk).update(
+            created_at=answered - timedelta(seconds=2), answered_at=answered,
+            caller_seen_at=answered + timedelta(seconds=5), callee_seen_at=answered + timedelta(seconds=5),
+        )
+        return call
+
+    call = await database_sync_to_async(killed_five_seconds_into_a_call_a_minute_ago)()
+    await open_tab(carol)  # the restarted process's first socket starts its clock
+    assert await _status_soon(call.pk) == "completed"
+    row = await database_sync_to_async(Call.objects.get)(pk=call.pk)
+    assert (row.end_reason, row.duration) == ("connection_lost", timedelta(seconds=5))
+
+
 def test_sweep_command_bills_overdue_calls(alice, bob, carol, capsys):
     first = orphan_call(alice, bob, answered=False)
     call_command("callkit_sweep")

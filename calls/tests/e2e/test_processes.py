@@ -5,6 +5,7 @@ import os
 import re
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import expect
 
 from calls import services
@@ -65,11 +66,14 @@ def test_call_across_processes_and_the_other_process_dies(open_page, two_servers
     wait_growing(alice, "video", "framesDecoded")
     wait_growing(bob, "video", "framesDecoded")
 
+    killed_at = timezone.now()
     b.kill()  # bob's server dies without closing anything
     # Alice's process notices bob's side has no heartbeat, gives him the grace period, then ends it.
     expect(alice.get_by_role("status")).to_have_text(re.compile(r"^Video call · 00:\d\d$"), timeout=20000)
     call = Call.objects.get()
     assert (call.status, call.end_reason, call.ended_by.username) == ("completed", "connection_lost", "bob")
+    # Billed until bob's process last said it was alive, not until alice's noticed (seconds later).
+    assert call.answered_at <= call.ended_at <= killed_at
 
 
 class PrivateRedis:

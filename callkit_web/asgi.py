@@ -12,6 +12,7 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from calls import shutdown  # noqa: E402
 from calls.routing import websocket_urlpatterns  # noqa: E402
 from calls.ws_auth import EmbedTokenOrSessionAuth  # noqa: E402
 
@@ -30,3 +31,6 @@ application = ProtocolTypeRouter(
 # and collect the oldest generation ten times less often.
 gc.freeze()
 gc.set_threshold(700, 10, 100)
+
+# SIGTERM closes every socket for a restart and lets its calls start their grace (calls/shutdown.py).
+shutdown.install()

@@ -72,6 +72,10 @@ def install() -> None:
 def _take_signals(reactor: Any) -> None:
     # Twisted's own handlers stop the reactor at once: daphne then cancels every consumer, and a
     # consumer's last database write waits for a loop that no longer runs (the process hangs).
+    # Left alone when daphne handles no signals (runserver's autoreloader runs it in a thread).
+    if not reactor._installSignalHandlers or threading.current_thread() is not threading.main_thread():
+        return
+
     def on_signal(number: int, frame: Any) -> None:
         reactor.callFromThread(_begin, reactor, number)
 

@@ -11,6 +11,7 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
+from calls import shutdown  # noqa: E402
 from calls.origin import SameOriginValidator  # noqa: E402
 from calls.routing import websocket_urlpatterns  # noqa: E402
 from calls.ws_auth import EmbedTokenOrSessionAuth  # noqa: E402
@@ -34,3 +35,6 @@ application = ProtocolTypeRouter(
 # and collect the oldest generation ten times less often.
 gc.freeze()
 gc.set_threshold(700, 10, 100)
+
+# SIGTERM closes every socket for a restart and lets its calls start their grace (calls/shutdown.py).
+shutdown.install()

@@ -14,7 +14,7 @@ from django.conf import settings
 from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
-from . import clock, embed_tokens, errors, protocol, selectors, services, turn
+from . import clock, embed_tokens, errors, protocol, selectors, services, shutdown, turn
 from .errors import CallError
 from .groups import user_group
 from .i18n import language_of
@@ -74,6 +74,10 @@ class CallConsumer(AsyncJsonWebsocketConsumer):
         if user is None or not user.is_authenticated:
             await self.close(code=4401)
             return
+        if shutdown.stopping():  # this process is going away: come back to another one
+            await self.accept()
+            await self.close(code=shutdown.CLOSE_CODE)
+            return
         self.user = user
         # A logout closes the sockets of that session only (an embed's socket has none).
         self.session_key = getattr(self.scope.get("session"), "session_key", None)
@@ -97,6 +101,7 @@ class CallConsumer(AsyncJsonWebsocketConsumer):
             return
         await self.channel_layer.group_add(user_group(user.pk), self.channel_name)
         await self.accept(subprotocol=PROTOCOL if PROTOCOL in offered else None)
+        shutdown.opened(self)
         timekeeper().channels.add(self.channel_name)
         await self.send_json(await self._state_message("hello"))
 
@@ -121,12 +126,23 @@ class CallConsumer(AsyncJsonWebsocketConsumer):
     async def disconnect(self, code: int) -> None:
         await self._release()
 
+    async def going_away(self) -> None:
+        """This process is shutting down: close for a restart, and start the grace of our calls."""
+        await self.close(code=shutdown.CLOSE_CODE)
+        await self._release()
+
     async def _release(self) -> None:
         """Let go of this connection's calls and heartbeat; safe to call twice."""
         if not hasattr(self, "user") or getattr(self, "_released", False):
             return
         self._released = True
         self.media_pushes.cancel()
+        try:
+            await self._let_go()
+        finally:
+            shutdown.closed(self)
+
+    async def _let_go(self) -> None:
         timekeeper().channels.discard(self.channel_name)
         try:
             await open_sockets.release(self.channel_name)

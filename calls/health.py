@@ -34,6 +34,15 @@ async def _channel_layer() -> None:
         raise RuntimeError("the channel layer gave back another message")
 
 
+async def channel_layer_up() -> bool:
+    """Whether a message through this process's channel layer comes back within CHECK_TIMEOUT."""
+    try:
+        await asyncio.wait_for(_channel_layer(), CHECK_TIMEOUT)
+    except Exception:  # the caller says what it does about it; an outage would flood the log
+        return False
+    return True
+
+
 async def _check(name: str, check) -> str:
     try:
         await asyncio.wait_for(check(), CHECK_TIMEOUT)

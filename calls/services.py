@@ -480,3 +480,17 @@ def calls_sweep(*, now: datetime | None = None) -> list[Call]:
         if call is not None:
             ended.append(call)
     return ended
+
+
+def calls_hold_grace(*, now: datetime | None = None) -> int:
+    """The channel layer is down, or just came back: no tab could reconnect meanwhile, so every
+    side that is away gets its whole grace period again from `now`. Returns how many sides."""
+    now = now or clock.now()
+    held = 0
+    for state, grace in ((CallState.RINGING, settings.CALLKIT_RING_GRACE), (CallState.ACTIVE, settings.CALLKIT_GRACE)):
+        until = now + timedelta(seconds=grace)
+        for role in ("caller", "callee"):
+            held += Call.objects.filter(state=state, **{f"{role}_gone_deadline__lt": until}).update(
+                **{f"{role}_gone_deadline": until}
+            )
+    return held

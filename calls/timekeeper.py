@@ -1,6 +1,8 @@
 """Per-process clock that ends calls at their deadlines: woken exactly when a deadline is due,
 and every CALLKIT_SWEEP_INTERVAL seconds it renews the heartbeat of the calls its connections
-hold and sweeps for overdue calls, including those whose process died (no heartbeat)."""
+hold and sweeps for overdue calls, including those whose process died (no heartbeat). While the
+channel layer is down no tab can reconnect, so no call ends for a lost connection until the layer
+has been back for a whole grace period."""
 
 import asyncio
 import logging
@@ -10,7 +12,7 @@ from datetime import datetime
 from channels.db import database_sync_to_async
 from django.conf import settings
 
-from . import clock, services
+from . import clock, health, services
 from .socket_limits import open_sockets
 
 log = logging.getLogger(__name__)
@@ -27,6 +29,7 @@ class Timekeeper:
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
         self.channels: set[str] = set()  # this process's open connections, for the heartbeat
+        self.layer_down = False  # at the last tick
 
     def start(self) -> None:
         if self._task is None or self._task.done():
@@ -62,12 +65,22 @@ class Timekeeper:
                 log.exception("renewing the open sockets failed; trying again at the next tick")
             try:
                 await database_sync_to_async(services.calls_heartbeat)(channels=list(self.channels))
+                await self._hold_while_layer_down()
                 ended = await database_sync_to_async(services.calls_sweep)()
             except Exception:  # a database blip must not stop the clock
                 log.exception("sweep failed; trying again at the next tick")
                 continue
             for call in ended:
                 log.info("call %s ended by the clock: %s", call.pk, call.end_reason)
+
+    async def _hold_while_layer_down(self) -> None:
+        """Every tick of an outage, and the first after it, restarts the grace of every side away."""
+        down = not await health.channel_layer_up()
+        if down != self.layer_down:
+            log.warning("the channel layer is %s", "down: no call ends for a lost connection" if down else "back")
+        if down or self.layer_down:
+            await database_sync_to_async(services.calls_hold_grace)()
+        self.layer_down = down
 
 
 def timekeeper() -> Timekeeper:

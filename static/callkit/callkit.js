@@ -120,7 +120,9 @@ export class CallKit extends EventTarget {
     this._tokenTimer = null;
     /** @type {string} the socket's URL, with `?tab=` (and `lang=` when given) */
     this.url = this._socketUrl();
-    this.signaling = new Signaling({ url: this.url, protocols: () => this._protocols(), WebSocket: options.WebSocket });
+    this.signaling = new Signaling({
+      url: this.url, protocols: () => this._protocols(), maxDelay: () => this._reconnectCap(), WebSocket: options.WebSocket,
+    });
     /** @type {Person|null} */ this.user = null;
     /** @type {Call|null} */ this.currentCall = null;
     /** @type {ServerConfig|null} the server's settings, from its hello */ this.config = null;
@@ -137,6 +139,14 @@ export class CallKit extends EventTarget {
   }
 
   // --- connection -------------------------------------------------------------------------
+
+  /** The longest wait between reconnects: a third of the grace period while this tab shows a live
+   * call (it must be back before its side is given up, e.g. once Redis returns), else 10 s. */
+  _reconnectCap() {
+    const live = this.currentCall && this.currentCall.state !== "ended";
+    const grace = this.config?.grace;
+    return live && grace ? Math.max(500, Math.min(10000, (grace * 1000) / 3)) : 10000;
+  }
 
   _socketUrl() {
     const params = new URLSearchParams({ tab: this.tabId });

@@ -11,11 +11,12 @@ export class SignalingError extends Error {
 }
 
 export class Signaling extends EventTarget {
-  /** @param {{url: string, protocols?: () => string[], WebSocket?: typeof WebSocket}} options */
-  constructor({ url, protocols = () => [], WebSocket: Impl = globalThis.WebSocket }) {
+  /** @param {{url: string, protocols?: () => string[], maxDelay?: () => number, WebSocket?: typeof WebSocket}} options */
+  constructor({ url, protocols = () => [], maxDelay = () => 10000, WebSocket: Impl = globalThis.WebSocket }) {
     super();
     this.url = url;
     this.protocols = protocols; // asked at every (re)connect: an embed's token changes over time
+    this.maxDelay = maxDelay; // the longest wait before a reconnect, in ms, asked before each one
     this.Impl = Impl;
     this.ws = null;
     this.state = "closed"; // "connecting" | "open" | "reconnecting" | "closed"
@@ -81,10 +82,14 @@ export class Signaling extends EventTarget {
       // 4429: this user or address holds too many sockets already; do not add to the pile soon.
       if (event && event.code === 4429) this.attempt = Math.max(this.attempt, 6);
       this.attempt += 1;
-      const delay = Math.min(10000, 250 * 2 ** Math.min(this.attempt, 6)) * (0.75 + Math.random() / 2);
       this._setState("reconnecting");
-      this._retryTimer = setTimeout(() => this._connect(), delay);
+      this._retryTimer = setTimeout(() => this._connect(), this.retryDelay());
     };
+  }
+
+  /** How long to wait before the next reconnect: doubling from 0.5 s up to maxDelay(), ±25 %. */
+  retryDelay() {
+    return Math.min(this.maxDelay(), 250 * 2 ** Math.min(this.attempt, 6)) * (0.75 + Math.random() / 2);
   }
 
   _receive(text) {

@@ -3,6 +3,7 @@ holding one side killed mid-call."""
 
 import os
 import re
+from datetime import timedelta
 
 import pytest
 from django.utils import timezone
@@ -135,5 +136,50 @@ def test_redis_restarting_mid_call_loses_nothing(open_page, server, private_redi
             expect(page.get_by_role("status")).to_have_text(re.compile(r"^Video call · 00:\d\d$"))
         call = Call.objects.get()
         assert (call.status, call.end_reason, call.ended_by.username) == ("completed", "hangup", "alice")
+    finally:
+        srv.stop()
+
+
+def test_redis_down_longer_than_the_grace_ends_no_call(open_page, server, private_redis):
+    """An outage of the server's own infrastructure is nobody's hang-up: the call outlives it,
+    media flows throughout, and the bill is written only at the hang-up."""
+    grace = 3
+    srv = Server(REDIS_URL=private_redis.url, CALLKIT_GRACE=str(grace))
+    try:
+        alice, bob = open_page("alice", srv), open_page("bob", srv)
+        connect(alice, bob, "video")
+        wait_growing(bob, "video", "framesDecoded")
+
+        private_redis.stop()
+        for page in (alice, bob):
+            poll(page, "() => window.callkit.connectionState !== 'open'", what="the socket to drop")
+        call = Call.objects.get()
+        outage_ends = timezone.now() + timedelta(seconds=2 * grace + 2)  # twice the grace, and sweeps
+        while timezone.now() < outage_ends:  # media is peer-to-peer: it flows through the outage
+            wait_growing(bob, "video", "framesDecoded")
+            wait_growing(alice, "audio", "totalAudioEnergy")
+        call.refresh_from_db()
+        assert (call.state, call.status) == ("active", "")
+        assert call.caller_gone_deadline and call.callee_gone_deadline  # both away, both held
+        assert not HistoryEntry.objects.exists()
+
+        private_redis.start()
+        for page in (alice, bob):
+            poll(page, "() => window.callkit.connectionState === 'open'", timeout=20, what="the socket to return")
+        poll(alice, "() => window.callkit.currentCall.info.away.length === 0", what="both sides resumed")
+        poll(bob, "() => window.callkit.currentCall.info.away.length === 0", what="both sides resumed")
+        for page in (alice, bob):
+            wait_growing(page, "video", "framesDecoded")
+            wait_growing(page, "audio", "totalAudioEnergy")
+        call.refresh_from_db()
+        assert (call.state, call.caller_gone_deadline, call.callee_gone_deadline) == ("active", None, None)
+        assert not HistoryEntry.objects.exists()
+        bob.get_by_role("button", name="Hang up").click()
+        for page in (alice, bob):
+            expect(page.get_by_role("status")).to_have_text(re.compile(r"^Video call · 00:\d\d$"))
+        call.refresh_from_db()
+        assert (call.status, call.end_reason, call.ended_by.username) == ("completed", "hangup", "bob")
+        assert call.ended_at - call.answered_at > timedelta(seconds=2 * grace)  # the outage was talk time
+        assert HistoryEntry.objects.filter(call=call).count() == 2
     finally:
         srv.stop()

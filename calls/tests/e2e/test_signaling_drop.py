@@ -73,3 +73,24 @@ def test_gone_past_the_grace_period_ends_the_call_for_both(open_page, short_grac
     assert (call.status, call.end_reason, call.ended_by.username) == ("completed", "connection_lost", "bob")
     proxy.blocked = False  # bob's network comes back: he learns the bill too
     expect(bob.get_by_role("status")).to_have_text(re.compile(r"^Audio call · 00:0\d$"), timeout=15000)
+
+
+# The longest of 200 waits the socket would choose before its next reconnect, after many failures.
+LONGEST_RETRY = """(attempt) => {
+  const s = window.callkit.signaling, saved = s.attempt;
+  s.attempt = attempt;
+  const delays = Array.from({ length: 200 }, () => s.retryDelay());
+  s.attempt = saved;
+  return Math.max(...delays);
+}"""
+
+
+def test_a_tab_in_a_call_retries_within_a_third_of_the_grace(open_page, short_grace_server):
+    """A tab holding a call must be back before its grace ends once the server is reachable again
+    (after Redis returns, every side away has one grace period): it never waits longer than a third of it."""
+    alice = open_page("alice", short_grace_server)
+    bob = open_page("bob", short_grace_server)
+    assert alice.evaluate(LONGEST_RETRY, 10) > 7000  # no call: backs off up to 10 s (±25 %)
+    connect(alice, bob, "audio")
+    grace_ms = 1000 * alice.evaluate("window.callkit.config.grace")
+    assert alice.evaluate(LONGEST_RETRY, 10) <= grace_ms / 3 * 1.25

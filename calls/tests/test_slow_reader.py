@@ -6,31 +6,15 @@ import json
 import os
 import socket
 import struct
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-from django.db import connection
 
 from .conftest import session_cookie
+from .e2e.conftest import Server
 
 pytestmark = pytest.mark.django_db(transaction=True)
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def database_url() -> str:
-    s = connection.settings_dict
-    if s["ENGINE"].endswith("sqlite3"):
-        return f"sqlite:///{s['NAME']}"
-    return f"postgres://{s['USER'] or 'root'}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
 
 
 def until(condition, seconds: float, what: str):
@@ -46,49 +30,28 @@ def until(condition, seconds: float, what: str):
 
 @pytest.fixture
 def daphne():
-    port = free_port()
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "callkit_web.settings_test", "DATABASE_URL": database_url(),
-           "DJANGO_ALLOWED_HOSTS": "127.0.0.1"}
-    proc = subprocess.Popen([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
-                             "callkit_web.asgi:application"], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-    def listening():
-        assert proc.poll() is None, "daphne exited"
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return True
-        except OSError:
-            return False
-
-    until(listening, 30, "daphne to listen")
-    proc.port = port
-    yield proc
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(10)
+    server = Server(DJANGO_ALLOWED_HOSTS="127.0.0.1")
+    yield server
+    server.stop()
 
 
-def rss_kib(proc) -> int:
-    for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines():
+def rss_kib(server: Server) -> int:
+    for line in Path(f"/proc/{server.proc.pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     raise AssertionError("no VmRSS")
 
 
-def cpu_ticks(proc) -> int:
-    fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+def cpu_ticks(server: Server) -> int:
+    fields = Path(f"/proc/{server.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
     return int(fields[11]) + int(fields[12])  # utime + stime
 
 
-def settled(proc) -> bool:
+def settled(server: Server) -> bool:
     """The server spent no CPU for a quarter of a second: it has done what it was sent."""
-    before = cpu_ticks(proc)
+    before = cpu_ticks(server)
     time.sleep(0.25)  # the quiet interval that defines "settled"
-    return cpu_ticks(proc) == before
+    return cpu_ticks(server) == before
 
 
 class RawSocket:

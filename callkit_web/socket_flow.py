@@ -33,6 +33,9 @@ log = logging.getLogger(__name__)
 MAX_BACKLOG_BYTES = 256 * 1024
 # Frames read but not yet handled by the application (a burst of ICE candidates is a few KiB).
 MAX_PENDING_BYTES = 256 * 1024
+# What a queued frame costs beyond its payload (the ASGI message dict around it): tiny frames
+# are charged this much, so 1,000 of them fill the allowance, not 131,000 two-byte ones.
+FRAME_OVERHEAD_BYTES = 256
 CLOSE_TOO_SLOW = 4408  # docs/protocol.md
 _RECHECK = 0.02  # seconds between looks at a paused socket's application queue
 
@@ -70,7 +73,8 @@ class BoundedWebSocketProtocol(WebSocketProtocol):
         # The HTTP channel that did the upgrade is still the transport's producer (Twisted allows
         # one); it has nothing left to pause, so the backlog takes its place.
         self.backlog = _Backlog(self)
-        self.pending_sizes: deque[int] = deque()  # sizes of the frames in the application's queue
+        self.pending_sizes: deque[int] = deque()  # what each frame in the application's queue costs
+        self.pending_total = 0  # their sum, kept as they come and go (never re-added per frame)
         self.transport.unregisterProducer()
         self.transport.registerProducer(self.backlog, True)
         super().onOpen()
@@ -78,15 +82,17 @@ class BoundedWebSocketProtocol(WebSocketProtocol):
     def onMessage(self, payload, isBinary) -> None:  # noqa: N802
         super().onMessage(payload, isBinary)
         if self.backlog is not None:
-            self.pending_sizes.append(len(payload))
+            cost = max(len(payload), FRAME_OVERHEAD_BYTES)
+            self.pending_sizes.append(cost)
+            self.pending_total += cost
             self.update_reading()
 
     def _pending_bytes(self) -> int:
         queue = getattr(self, "application_queue", None)
         left = queue.qsize() if queue is not None else 0
         while len(self.pending_sizes) > left:  # a FIFO: the oldest were handled
-            self.pending_sizes.popleft()
-        return sum(self.pending_sizes)
+            self.pending_total -= self.pending_sizes.popleft()
+        return self.pending_total
 
     def update_reading(self) -> None:
         """Read from the client only while it reads us and the application keeps up."""

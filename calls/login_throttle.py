@@ -18,6 +18,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from . import security_state
+from .client_address import client_key
 
 # Set on the request by the backend, read by the forms: authenticate() itself only says None.
 THROTTLED_ATTR = "callkit_login_throttled"
@@ -44,7 +45,7 @@ def _limits(username: str, address: str) -> list[tuple[str, int, int]]:
 
 
 def _address(request) -> str:
-    return request.META.get("REMOTE_ADDR", "") if request is not None else ""
+    return client_key(request.META.get("REMOTE_ADDR", "")) if request is not None else ""
 
 
 class ThrottledModelBackend(ModelBackend):
@@ -56,11 +57,12 @@ class ThrottledModelBackend(ModelBackend):
         if username is None or password is None:
             return None
         (pair, pair_limit, pair_window), *wider = _limits(username, _address(request))
-        # The pair's attempt is counted before the password is checked, in one atomic step:
-        # N attempts sent at once cannot all see "under the limit". (The wider counters count
+        # The wider limits first: a throttled address creates no counter per new username. Then
+        # the pair's attempt is counted before the password is checked, in one atomic step: N
+        # attempts sent at once cannot all see "under the limit". (The wider counters count
         # failures only, so that an office's successful logins never add up against its address.)
-        over = security_state.hit(pair, window=pair_window) > pair_limit
-        if over or any(security_state.count(key) >= limit for key, limit, _window in wider):
+        over = any(security_state.count(key) >= limit for key, limit, _window in wider)
+        if over or security_state.hit(pair, window=pair_window) > pair_limit:
             if request is not None:
                 setattr(request, THROTTLED_ATTR, True)
             raise PermissionDenied("login throttled")  # stops authenticate() trying other backends

@@ -13,13 +13,16 @@ def _header(scope: dict, name: bytes) -> str:
 
 
 def _scheme(scope: dict) -> str:
-    """http or https, as the browser saw the page (a TLS proxy says so in its header)."""
+    """http or https, as the browser saw the page: a trusted TLS proxy's header says so; else the
+    server's scope; else (daphne puts no scheme in a WebSocket's scope) what the cookies say the
+    site is served over (Secure cookies: HTTPS)."""
     proxy = getattr(settings, "SECURE_PROXY_SSL_HEADER", None)
     if proxy:
         name = proxy[0].removeprefix("HTTP_").replace("_", "-").lower().encode()
-        if _header(scope, name) == proxy[1]:
-            return "https"
-    return "https" if scope.get("scheme") in ("wss", "https") else "http"
+        return "https" if _header(scope, name) == proxy[1] else "http"
+    if "scheme" in scope:
+        return "https" if scope["scheme"] in ("wss", "https") else "http"
+    return "https" if settings.SESSION_COOKIE_SECURE else "http"
 
 
 def expected_origin(scope: dict) -> str | None:

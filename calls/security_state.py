@@ -1,7 +1,8 @@
 """Security state that is never evicted before it expires: counters, single-use markers, live sets.
 
-With REDIS_URL it lives in Redis (shared by every process; Redis must not evict keys: its default
-`maxmemory-policy noeviction`, or a `volatile-*` policy, both keep these). Without Redis there is
+With REDIS_URL it lives in Redis (shared by every process). Every key here has a TTL, so Redis must
+run with its default `maxmemory-policy noeviction`: a `volatile-*` or `allkeys-*` policy would
+evict exactly these keys under memory pressure (with noeviction a full Redis refuses writes instead). Without Redis there is
 one process: counters and markers go to the database (they outlive a restart), live sets (open
 sockets, which die with the process anyway) stay in this process's memory.
 
@@ -49,10 +50,11 @@ return 1
 def hit(key: str, *, window: float) -> int:
     """Count one more event under `key` in a fixed window of `window` seconds; the new count."""
     if settings.REDIS_URL:
+        # SET … NX EX starts a window with its expiry; INCR keeps it (EXPIRE NX would need Redis 7).
         pipe = _redis().pipeline()
+        pipe.set(_PREFIX + key, 0, ex=max(1, int(window)), nx=True)
         pipe.incr(_PREFIX + key)
-        pipe.expire(_PREFIX + key, max(1, int(window)), nx=True)
-        return int(pipe.execute()[0])
+        return int(pipe.execute()[1])
     return _db_hit(key, window)
 
 

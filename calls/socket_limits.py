@@ -7,6 +7,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 
 from . import security_state
+from .client_address import client_key
 from .groups import user_group
 
 # Calls by username (each one answers "is there such a user?"): per user and per address, in a
@@ -22,9 +23,10 @@ def _ttl() -> float:
 
 
 def address_of(scope: dict) -> str:
-    """The client's address as daphne gives it (the real one behind a proxy with --proxy-headers)."""
+    """The client's address as daphne gives it (the real one behind a proxy with --proxy-headers),
+    as per-address limits count it (an IPv6 /64 is one address)."""
     client = scope.get("client") or ["unknown"]
-    return str(client[0])
+    return client_key(str(client[0]))
 
 
 class OpenSockets:

@@ -78,3 +78,18 @@ def test_live_members_fade_out_unless_refreshed():
     with mock.patch("calls.security_state.time.time", return_value=later):
         assert security_state.live_members("s") == ["b"]
         assert security_state.live_join("s", "c", limit=2, ttl=60) is True
+
+
+@pytest.mark.parametrize(("address", "key"), [
+    ("203.0.113.7", "203.0.113.7"),
+    ("2001:db8:1:2:aaaa::1", "2001:db8:1:2::/64"),
+    ("2001:db8:1:2:ffff:ffff:ffff:ffff", "2001:db8:1:2::/64"),
+    ("::ffff:203.0.113.7", "203.0.113.7"),
+    ("fe80::1%eth0", "fe80::/64"),
+    ("unknown", "unknown"),
+])
+def test_an_ipv6_subscriber_is_one_address_to_the_limits(address, key):
+    """One /64 is one subscriber: 2^64 addresses must not mean 2^64 allowances."""
+    from calls.client_address import client_key
+
+    assert client_key(address) == key

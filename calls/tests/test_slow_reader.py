@@ -6,6 +6,7 @@ import json
 import os
 import socket
 import struct
+from collections import deque
 import time
 from pathlib import Path
 
@@ -183,3 +184,43 @@ def test_a_peer_that_does_not_read_is_closed_and_its_call_takes_its_grace(daphne
     assert b.close_code in (None, 4408)  # the close frame, if it got through before the drop
     a.send(json.dumps({"type": "ping", "ref": "still"}))
     assert a.expect("pong")["ref"] == "still"
+
+
+
+class _Transport:
+    """Just enough of a Twisted transport to see reading paused."""
+
+    def __init__(self):
+        self.paused = False
+
+    def pauseProducing(self):  # noqa: N802
+        self.paused = True
+
+    def resumeProducing(self):  # noqa: N802
+        self.paused = False
+
+
+def test_tiny_frames_are_charged_their_envelope_and_reading_pauses_early():
+    """Counting payload bytes alone let 131,000 two-byte frames (some 240 bytes each as ASGI
+    messages) queue before reading paused, and re-adding the queue per frame made it quadratic."""
+    import asyncio
+
+    from callkit_web.socket_flow import MAX_PENDING_BYTES, BoundedWebSocketProtocol, _Backlog
+
+    protocol = BoundedWebSocketProtocol.__new__(BoundedWebSocketProtocol)
+    protocol.transport, protocol.state, protocol.muted = _Transport(), BoundedWebSocketProtocol.STATE_OPEN, False
+    protocol.application_queue = asyncio.Queue()  # an application that handles nothing meanwhile
+    protocol.backlog, protocol.pending_sizes, protocol.pending_total = _Backlog(protocol), deque(), 0
+    protocol.client_addr = ("127.0.0.1", 1)
+    frames = 0
+    while not protocol.transport.paused:
+        protocol.onMessage(b"{}", False)
+        frames += 1
+        assert frames < 5_000, "reading never paused"
+    assert frames <= MAX_PENDING_BYTES // 200
+    protocol._recheck.cancel()
+    # The application catches up: reading resumes, and the running total is back to nothing.
+    while not protocol.application_queue.empty():
+        protocol.application_queue.get_nowait()
+    protocol.update_reading()
+    assert not protocol.transport.paused and protocol.pending_total == 0

@@ -77,6 +77,39 @@ async def test_the_sites_own_origin_is_accepted(alice, host, origin, scheme):
     assert connected
 
 
+@pytest.mark.parametrize(("proto", "origin", "accepted"), [
+    (b"https", b"https://callkit.example.org", True),
+    (b"https", b"http://callkit.example.org", False),
+    (b"http", b"https://callkit.example.org", False),
+])
+async def test_behind_a_tls_proxy_its_header_says_the_scheme(alice, settings, proto, origin, accepted):
+    """daphne puts no scheme in a WebSocket's scope: behind nginx, X-Forwarded-Proto decides."""
+    settings.ALLOWED_HOSTS = ["callkit.example.org"]
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    cookie = (await database_sync_to_async(session_cookie)(alice)).encode()
+    headers = [(b"host", b"callkit.example.org"), (b"x-forwarded-proto", proto), (b"origin", origin),
+               (b"cookie", cookie)]
+    comm = WebsocketCommunicator(application, "/ws/calls/", headers=headers)
+    connected, _ = await comm.connect(timeout=5)
+    await comm.disconnect()
+    assert connected is accepted
+
+
+@pytest.mark.parametrize(("secure", "origin", "accepted"), [
+    (True, b"https://localhost:8443", True), (True, b"http://localhost:8443", False),
+    (False, b"http://localhost:8443", True), (False, b"https://localhost:8443", False),
+])
+async def test_without_a_scheme_the_secure_cookies_say_https(alice, settings, secure, origin, accepted):
+    settings.SESSION_COOKIE_SECURE = secure
+    cookie = (await database_sync_to_async(session_cookie)(alice)).encode()
+    comm = WebsocketCommunicator(application, "/ws/calls/",
+                                 headers=[(b"host", b"localhost:8443"), (b"origin", origin), (b"cookie", cookie)])
+    assert "scheme" not in comm.scope  # as daphne gives it
+    connected, _ = await comm.connect(timeout=5)
+    await comm.disconnect()
+    assert connected is accepted
+
+
 async def test_forged_session_is_refused():
     assert not await handshake([(b"origin", b"http://localhost"), (b"cookie", b"sessionid=forged")])
 

@@ -244,7 +244,7 @@ CALLKIT_SWEEP_INTERVAL = env_float("CALLKIT_SWEEP_INTERVAL", 5, 0.1, 300)
 CALLKIT_INVITES_PER_MINUTE = int(env_float("CALLKIT_INVITES_PER_MINUTE", 10, 1, 10_000))
 # After a callee declines, how long before the same caller may ring them again (seconds; 0: off).
 CALLKIT_DECLINE_COOLDOWN = env_float("CALLKIT_DECLINE_COOLDOWN", 30, 0, 3600)
-# Invites one user may receive in a minute, from everyone (a pest with many accounts).
+# Different callers who may invite one user in a minute (a pest with many accounts).
 CALLKIT_INCOMING_PER_MINUTE = int(env_float("CALLKIT_INCOMING_PER_MINUTE", 20, 1, 10_000))
 # Open sockets per user (across processes) and per client address (docs/security.md, Sockets).
 CALLKIT_MAX_SOCKETS_PER_USER = int(env_float("CALLKIT_MAX_SOCKETS_PER_USER", 20, 1, 10_000))

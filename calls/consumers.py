@@ -74,8 +74,12 @@ class CallConsumer(AsyncJsonWebsocketConsumer):
         if user is None or not user.is_authenticated:
             await self.close(code=4401)
             return
+        # A client that offers the protocol name (an embed, showing its token beside it) gets it
+        # back, also when accepted only to be told why it closes (else its browser fails the handshake).
+        offered = self.scope.get("subprotocols") or []
+        subprotocol = PROTOCOL if PROTOCOL in offered else None
         if shutdown.stopping():  # this process is going away: come back to another one
-            await self.accept()
+            await self.accept(subprotocol=subprotocol)
             await self.close(code=shutdown.CLOSE_CODE)
             return
         self.user = user
@@ -91,16 +95,14 @@ class CallConsumer(AsyncJsonWebsocketConsumer):
         self.bucket = TokenBucket(RATE_BURST, RATE_PER_SECOND)
         self.media_pushes = MediaPushes(self.channel_layer, user.pk)
         self.address = address_of(self.scope)
-        # A client that offers the protocol name (an embed, showing its token beside it) gets it back.
-        offered = self.scope.get("subprotocols") or []
         if not await open_sockets.admit(self.channel_name, user.pk, self.address):
             # Accepted only to say why: the SDK backs off on this code; the older sockets live on.
-            await self.accept(subprotocol=PROTOCOL if PROTOCOL in offered else None)
+            await self.accept(subprotocol=subprotocol)
             await self._error(CallError("too_many_connections", _("Too many open connections; close some tabs.")))
             await self.close(code=CLOSE_TOO_MANY_CONNECTIONS)
             return
         await self.channel_layer.group_add(user_group(user.pk), self.channel_name)
-        await self.accept(subprotocol=PROTOCOL if PROTOCOL in offered else None)
+        await self.accept(subprotocol=subprotocol)
         shutdown.opened(self)
         timekeeper().channels.add(self.channel_name)
         await self.send_json(await self._state_message("hello"))
@@ -128,8 +130,10 @@ class CallConsumer(AsyncJsonWebsocketConsumer):
 
     async def going_away(self) -> None:
         """This process is shutting down: close for a restart, and start the grace of our calls."""
-        await self.close(code=shutdown.CLOSE_CODE)
-        await self._release()
+        try:
+            await self.close(code=shutdown.CLOSE_CODE)
+        finally:
+            await self._release()
 
     async def _release(self) -> None:
         """Let go of this connection's calls and heartbeat; safe to call twice."""
@@ -285,6 +289,10 @@ class CallConsumer(AsyncJsonWebsocketConsumer):
     async def on_call_media(self, msg: protocol.MediaState) -> dict[str, Any]:
         if msg.mic is None and msg.camera is None:
             raise CallError("bad_message", _("Say 'mic', 'camera' or both."))
+        if str(msg.call_id) not in self.held:
+            # Only the tab with the microphone and camera knows their state; twenty other tabs must
+            # not each write and push it at 50 a second.
+            raise CallError("not_in_call", _("This connection does not hold that call."))
         call = await database_sync_to_async(services.call_set_media_state)(
             call_id=msg.call_id, user=self.user, mic=msg.mic, camera=msg.camera
         )

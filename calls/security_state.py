@@ -34,17 +34,26 @@ def _redis():
 
 _client = None
 
-# KEYS[1] a sorted set of members scored by their expiry; ARGV: member, limit, now, ttl.
-# Atomic, so two processes admitting the last free place at once cannot both get it.
-_JOIN_LUA = """
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
+# Live sets in Redis: KEYS[1] a sorted set of members scored by their expiry, on Redis's own
+# clock (TIME), so processes whose clocks disagree cannot expire each other's members. Atomic, so
+# two processes admitting the last free place at once cannot both get it.
+_NOW_LUA = "local t = redis.call('TIME'); local now = tonumber(t[1]) + tonumber(t[2]) / 1e6\n"
+# ARGV: member, limit, ttl.
+_JOIN_LUA = _NOW_LUA + """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 if redis.call('ZSCORE', KEYS[1], ARGV[1]) == false and redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then
   return 0
 end
-redis.call('ZADD', KEYS[1], tonumber(ARGV[3]) + tonumber(ARGV[4]), ARGV[1])
-redis.call('EXPIRE', KEYS[1], math.ceil(tonumber(ARGV[4])))
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
+redis.call('EXPIRE', KEYS[1], math.ceil(tonumber(ARGV[3])))
 return 1
 """
+# ARGV: member, ttl.
+_REFRESH_LUA = _NOW_LUA + """
+redis.call('ZADD', KEYS[1], 'XX', now + tonumber(ARGV[2]), ARGV[1])
+redis.call('EXPIRE', KEYS[1], math.ceil(tonumber(ARGV[2])))
+"""
+_MEMBERS_LUA = _NOW_LUA + "return redis.call('ZRANGEBYSCORE', KEYS[1], now, '+inf')"
 
 
 def hit(key: str, *, window: float) -> int:
@@ -112,10 +121,9 @@ def live_join(key: str, member: str, *, limit: int, ttl: float) -> bool:
 
     Members expire `ttl` seconds after they last joined or were refreshed (a dead process's
     members fade out on their own)."""
-    now = time.time()
     if settings.REDIS_URL:
-        result = _redis().eval(_JOIN_LUA, 1, _PREFIX + key, member, limit, now, ttl)
-        return bool(result)
+        return bool(_redis().eval(_JOIN_LUA, 1, _PREFIX + key, member, limit, ttl))
+    now = time.time()
     with _local_lock:
         members = _local_sets.setdefault(key, {})
         for name in [m for m, expiry in members.items() if expiry <= now]:
@@ -128,13 +136,10 @@ def live_join(key: str, member: str, *, limit: int, ttl: float) -> bool:
 
 def live_refresh(key: str, member: str, *, ttl: float) -> None:
     """Keep `member` of the live set `key` alive for another `ttl` seconds."""
-    now = time.time()
     if settings.REDIS_URL:
-        pipe = _redis().pipeline()
-        pipe.zadd(_PREFIX + key, {member: now + ttl}, xx=True)
-        pipe.expire(_PREFIX + key, max(1, int(ttl)))
-        pipe.execute()
+        _redis().eval(_REFRESH_LUA, 1, _PREFIX + key, member, ttl)
         return
+    now = time.time()
     with _local_lock:
         members = _local_sets.get(key)
         if members is not None and member in members:
@@ -156,9 +161,9 @@ def live_leave(key: str, member: str) -> None:
 
 def live_members(key: str) -> list[str]:
     """The live members of `key`, oldest first."""
-    now = time.time()
     if settings.REDIS_URL:
-        return [m.decode() for m in _redis().zrangebyscore(_PREFIX + key, now, "+inf")]
+        return [m.decode() for m in _redis().eval(_MEMBERS_LUA, 1, _PREFIX + key)]
+    now = time.time()
     with _local_lock:
         members = _local_sets.get(key, {})
         return [m for m, expiry in sorted(members.items(), key=lambda item: item[1]) if expiry > now]

@@ -155,7 +155,8 @@ def _check_invite_limits(caller: User, callee_id: int, now: datetime) -> None:
     since = min(minute_ago, now - cooldown - _LONGEST_RING)
     stats = Call.objects.filter(Q(caller=caller) | Q(callee_id=callee_id), created_at__gt=since).aggregate(
         placed=Count("pk", filter=Q(caller=caller, created_at__gt=minute_ago)),
-        incoming=Count("pk", filter=Q(callee_id=callee_id, created_at__gt=minute_ago)),
+        # Distinct callers: two pests at their own invite limit must not make someone unreachable.
+        incoming=Count("caller", distinct=True, filter=Q(callee_id=callee_id, created_at__gt=minute_ago)),
         declined_at=Max("ended_at", filter=Q(caller=caller, callee_id=callee_id, status=Outcome.REJECTED)),
     )
     if stats["placed"] >= settings.CALLKIT_INVITES_PER_MINUTE:
@@ -248,7 +249,11 @@ def call_accept(*, call_id: UUID | str, user: User, channel: str, tab: str = "")
 def _end(call_id: UUID | str, user: User, event: Event) -> Call:
     with transaction.atomic():
         call = _lock(call_id, user.pk)
-        _apply(call, event, _role(call, user), now=clock.now(), ended_by=user)
+        now = clock.now()
+        # Hanging up on a side that is away (in its grace) ends the talk when that side vanished.
+        away = [getattr(call, f"{role}_seen_at") for role in ("caller", "callee")
+                if getattr(call, f"{role}_gone_deadline") is not None and getattr(call, f"{role}_seen_at")]
+        _apply(call, event, _role(call, user), now=min([now, *away]), ended_by=user)
         announce(call, "call.ended")
     return call
 

@@ -30,7 +30,10 @@ def stopping() -> bool:
 
 
 def opened(consumer: Any) -> None:
+    """A consumer holds a socket now; one that opened after the drain's snapshot goes at once."""
     _open.add(consumer)
+    if _stopping:
+        asyncio.ensure_future(consumer.going_away())
 
 
 def closed(consumer: Any) -> None:

@@ -60,7 +60,8 @@ class Timekeeper:
             try:  # the open sockets' places in the caps and their user groups (socket_limits)
                 from channels.layers import get_channel_layer
 
-                await open_sockets.renew(get_channel_layer())
+                # Bounded: a Redis that stalls (rather than refuses) must not stop the heartbeat below.
+                await asyncio.wait_for(open_sockets.renew(get_channel_layer()), timeout=2)
             except Exception:
                 log.exception("renewing the open sockets failed; trying again at the next tick")
             try:

@@ -31,3 +31,14 @@ async def test_media_state_changes_are_coalesced_and_the_last_one_arrives(open_t
         states.append((await b.expect("call.media"))["call"]["media_state"]["caller"])
     await b.silent(0.5)  # nothing after the last state
     assert len(states) < 40, "every change was pushed"
+
+
+async def test_a_tab_that_does_not_hold_the_call_cannot_set_its_media_state(open_tab, alice, bob):
+    a, b = await open_tab(alice), await open_tab(bob)
+    other = await open_tab(bob)
+    call = await connect_call(a, b, bob)
+    await other.expect("call.incoming"), await other.expect("call.answered_elsewhere")
+    error = await other.error("call.media", call_id=call["id"], mic=False)
+    assert error["code"] == "not_in_call"
+    await a.silent(0.3)
+    await b.silent(0.1)

@@ -70,6 +70,7 @@ def test_a_live_set_admits_up_to_its_limit_and_frees_a_place_on_leave():
     assert sorted(security_state.live_members("sockets:1")) == ["c1", "c2", "c3"]
 
 
+@pytest.mark.skipif("__import__('django.conf').conf.settings.REDIS_URL")  # Redis keeps its own time
 def test_live_members_fade_out_unless_refreshed():
     security_state.live_join("s", "a", limit=2, ttl=60)
     security_state.live_join("s", "b", limit=2, ttl=60)
@@ -93,3 +94,19 @@ def test_an_ipv6_subscriber_is_one_address_to_the_limits(address, key):
     from calls.client_address import client_key
 
     assert client_key(address) == key
+
+
+@pytest.mark.skipif("not __import__('django.conf').conf.settings.REDIS_URL")
+def test_in_redis_members_fade_on_redis_time_and_a_process_clock_ahead_expires_nobody():
+    security_state.live_join("s", "a", limit=3, ttl=30)
+    later = __import__("time").time() + 100  # this process's clock is 100 s ahead of the others'
+    with mock.patch("calls.security_state.time.time", return_value=later):
+        assert security_state.live_join("s", "b", limit=3, ttl=30) is True
+    assert sorted(security_state.live_members("s")) == ["a", "b"]
+    security_state.live_join("s", "short", limit=3, ttl=0.2)
+    security_state.live_refresh("s", "a", ttl=60)
+    deadline = __import__("time").monotonic() + 5
+    while "short" in security_state.live_members("s"):  # fades 0.2 s later, by Redis's clock
+        assert __import__("time").monotonic() < deadline, "a member outlived its ttl"
+        __import__("time").sleep(0.02)  # between polls
+    assert sorted(security_state.live_members("s")) == ["a", "b"]

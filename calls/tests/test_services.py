@@ -419,6 +419,13 @@ def test_a_callee_gets_at_most_so_many_invites_a_minute_from_everyone(alice, bob
     invite(bob, carol)  # others are not affected
 
 
+def test_one_pest_ringing_again_and_again_does_not_make_someone_unreachable(alice, bob, carol, settings):
+    settings.CALLKIT_INCOMING_PER_MINUTE = 3
+    for _ in range(5):
+        services.call_cancel(call_id=invite(carol, alice).pk, user=carol)
+    invite(bob, alice)  # counted per distinct caller: carol alone is one
+
+
 def test_a_failing_channel_layer_does_not_lose_the_bill(alice, bob, monkeypatch, caplog):
     call = invite(alice, bob)
     services.call_accept(call_id=call.pk, user=bob, channel="chan-bob")
@@ -468,6 +475,18 @@ def test_a_closed_socket_is_billed_until_it_closed(alice, bob, settings):
     services.calls_sweep(now=away.caller_gone_deadline)
     row = Call.objects.get()
     assert (row.status, row.ended_by_id, row.duration) == ("completed", alice.pk, timedelta(seconds=3))
+
+
+def test_hanging_up_on_a_side_that_is_away_bills_until_it_vanished(alice, bob, settings):
+    settings.CALLKIT_GRACE = 60
+    call = answered(alice, bob)
+    start = timezone.now() - timedelta(seconds=20)
+    Call.objects.filter(pk=call.pk).update(answered_at=start)
+    services.call_party_away(call_id=call.pk, user_id=alice.pk, channel="proc-a!1",
+                             now=start + timedelta(seconds=3))
+    services.call_hangup(call_id=call.pk, user=bob)  # bob gives up waiting, 17 s later
+    row = Call.objects.get()
+    assert (row.status, row.end_reason, row.duration) == ("completed", "hangup", timedelta(seconds=3))
 
 
 def test_both_sides_gone_are_billed_until_the_earlier_was_last_seen(alice, bob, settings):

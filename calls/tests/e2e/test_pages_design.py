@@ -74,14 +74,14 @@ def history(users):
     return users
 
 
-@pytest.mark.parametrize("locale", ["en-US", "zh-CN"])
-def test_no_page_overflows_a_phone(browser, server, history, locale):
+@pytest.mark.parametrize(("locale", "width"), [("en-US", 390), ("zh-CN", 390), ("en-US", 360)])
+def test_no_page_overflows_a_phone(browser, server, history, locale, width):
     bob = history["bob"]
     pages = [(None, "/accounts/login/"), ("alice", "/"), ("alice", "/search/?q=a"), ("alice", "/search/?q=zzz"),
              ("alice", "/history/"), ("alice", "/history/?filter=missed"), ("alice", f"/history/with/{bob.pk}/"),
              ("carol", "/history/")]
     for username in (None, "alice", "carol"):
-        context, page = signed_in(browser, server, username, viewport=PHONE, locale=locale)
+        context, page = signed_in(browser, server, username, viewport={**PHONE, "width": width}, locale=locale)
         try:
             for _, url in (p for p in pages if p[0] == username):
                 page.goto(url)
@@ -100,7 +100,7 @@ def test_no_page_overflows_a_phone(browser, server, history, locale):
             if username == "alice":  # the settings menu, open, fits too
                 page.get_by_role("button", name="Settings" if locale == "en-US" else "设置").click()
                 panel = page.locator(".settings-panel").bounding_box()
-                assert panel["x"] >= 0 and panel["x"] + panel["width"] <= PHONE["width"]
+                assert panel["x"] >= 0 and panel["x"] + panel["width"] <= width
                 width, inner = page.evaluate(OVERFLOW)
                 assert width <= inner
         finally:

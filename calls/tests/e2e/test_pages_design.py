@@ -189,3 +189,18 @@ def test_settings_menu_without_javascript(browser, server, users):
         expect(page.get_by_role("heading", name="你好，Alice Liddell")).to_be_visible()
     finally:
         context.close()
+
+
+def test_the_header_marks_the_page_shown_after_htmx_navigation(browser, server, users):
+    context, page = signed_in(browser, server, "alice")
+    try:
+        nav = page.get_by_role("navigation", name="Main")
+        expect(nav.get_by_role("link", name="Home")).to_have_attribute("aria-current", "page")
+        nav.get_by_role("link", name="Search").click()
+        expect(page.get_by_label("Search users")).to_be_visible()
+        expect(nav.get_by_role("link", name="Search")).to_have_attribute("aria-current", "page")
+        expect(nav.locator("[aria-current]")).to_have_count(1)
+        page.go_back()
+        expect(nav.get_by_role("link", name="Home")).to_have_attribute("aria-current", "page")
+    finally:
+        context.close()

@@ -1,10 +1,12 @@
 """Read-only queries shared by the socket and the pages."""
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta, tzinfo
 from datetime import timezone as dt_timezone
 
 from django.db.models import Q, QuerySet
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 
 from .models import Call, HistoryEntry, Line, User
@@ -82,17 +84,50 @@ def format_duration(seconds: int) -> str:
 
 
 def bill_row(entry: HistoryEntry) -> dict:
-    """One history row, from its owner's side."""
+    """One history row, from its owner's side: each fact once (media and duration have their own columns)."""
     call = entry.call
+    connected = call.status == "completed"
     return {
         "entry": entry,
         "call": call,
         "other": entry.other,
         "direction": str(_("Outgoing") if entry.outgoing else _("Incoming")),
-        "text": bill_text(call, viewer_id=entry.user_id),
+        # A completed call's bill reads "Video call · 02:15": the row says "Answered", the media
+        # icon says video and the duration column 02:15, so nothing is said twice.
+        "text": str(_("Answered")) if connected else bill_text(call, viewer_id=entry.user_id),
         "missed": entry.missed,
-        "duration": format_duration(int(call.duration.total_seconds())),
+        "connected": connected,
+        "duration": format_duration(int(call.duration.total_seconds())) if connected else "",
     }
+
+
+def local_day(moment: datetime, tz: tzinfo) -> date:
+    """The calendar day of `moment` in the time zone `tz`."""
+    return timezone.localtime(moment, tz).date()
+
+
+def day_label(day: date, *, today: date) -> str:
+    """"Today", "Yesterday", a weekday within the last week, else the date (in the active language)."""
+    if day == today:
+        return str(_("Today"))
+    if day == today - timedelta(days=1):
+        return str(_("Yesterday"))
+    if today - timedelta(days=6) <= day < today:
+        return date_format(day, "l")
+    return date_format(day, "MONTH_DAY_FORMAT" if day.year == today.year else "DATE_FORMAT")
+
+
+def with_day_headings(rows: list[dict], *, now: datetime, tz: tzinfo, after: datetime | None = None) -> list[dict]:
+    """Mark each row that opens a new day with that day's heading; `after` is the start of the
+    row shown just above these (a "Load more" page goes on under its day's heading)."""
+    today = local_day(now, tz)
+    previous = local_day(after, tz) if after is not None else None
+    for row in rows:
+        day = local_day(row["entry"].created_at, tz)
+        row["day"] = day
+        row["day_heading"] = day_label(day, today=today) if day != previous else ""
+        previous = day
+    return rows
 
 
 HISTORY_FILTERS = ("all", "missed", "outgoing", "incoming")
@@ -164,6 +199,11 @@ def history_page(*, limit: int = PAGE_SIZE, **filters) -> tuple[list[dict], Curs
     entries = entries[:limit]
     cursor = Cursor(entries[-1].created_at, entries[-1].pk) if more else None
     return [bill_row(e) for e in entries], cursor
+
+
+def entry_start(*, user_id: int, entry_id: int) -> datetime | None:
+    """When one of the user's history entries started (None if it is not theirs)."""
+    return HistoryEntry.objects.filter(user_id=user_id, pk=entry_id).values_list("created_at", flat=True).first()
 
 
 def missed_count(*, user: User) -> int:

@@ -31,11 +31,10 @@ def render_page(request: HttpRequest, fragment: str, context: dict, *, title: st
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    """Recent contacts first, then everyone the user can call."""
-    return render_page(request, "calls/_home.html", {
-        "recent": selectors.recent_contacts(user_id=request.user.pk, limit=8),
-        "people": selectors.callable_users(user=request.user)[:50],
-    }, title=_("Home"))
+    """Recent contacts first, then everyone else the user can call (nobody listed twice)."""
+    recent = selectors.recent_contacts(user_id=request.user.pk, limit=8)
+    people = selectors.callable_users(user=request.user).exclude(pk__in=[p.pk for p in recent])[:50]
+    return render_page(request, "calls/_home.html", {"recent": recent, "people": people}, title=_("Home"))
 
 
 @login_required
@@ -63,6 +62,8 @@ def _history_context(request: HttpRequest, *, contact: User | None = None) -> di
     rows, next_cursor = selectors.history_page(
         user_id=request.user.pk, before=before, contact_id=contact.pk if contact else None, **filters
     )
+    selectors.with_day_headings(rows, now=timezone.now(), tz=timezone.get_current_timezone(),
+                                after=before.created_at if before else None)
     query = {k: v for k, v in (("filter", filters["filter"]), ("media", filters["media"]),
                                 ("q", filters["contact_query"])) if v and v != "all"}
     return {
@@ -115,7 +116,16 @@ def history_new_rows(request: HttpRequest) -> HttpResponse:
         contact_id=query.cleaned_data["contact"], **_history_filters(query),
     )
     rows = [selectors.bill_row(e) for e in entries]
-    return render(request, "calls/_history_rows.html", {"rows": rows, "next_cursor": "", "live": True})
+    tz = timezone.get_current_timezone()
+    selectors.with_day_headings(rows, now=timezone.now(), tz=tz)
+    # The rows go on top of the list, above the heading of the newest row shown: if they belong
+    # to that day, the response deletes that heading (out of band) and brings its own.
+    newest = selectors.entry_start(user_id=request.user.pk, entry_id=query.cleaned_data["newer_than"] or 0)
+    stale_day = None
+    if rows and newest is not None and rows[-1]["day"] == selectors.local_day(newest, tz):
+        stale_day = rows[-1]["day"]
+    return render(request, "calls/_history_rows.html",
+                  {"rows": rows, "next_cursor": "", "live": True, "stale_day": stale_day})
 
 
 @login_required

@@ -118,7 +118,9 @@ def pages(client, alice, bob, carol):
 
 
 def _users_words(*users) -> set[str]:
-    return {word for user in users for word in ENGLISH_WORD.findall(f"{user.name} {user.username}")}
+    """What users typed: their names, usernames, and the initials of their avatars."""
+    from calls.templatetags.people import initials
+    return {word for user in users for word in ENGLISH_WORD.findall(f"{user.name} {user.username} {initials(user.name)}")}
 
 
 @pytest.mark.django_db(transaction=True)

@@ -7,6 +7,7 @@ import pytest
 
 STATIC = Path(__file__).resolve().parents[2] / "static"
 TOKENS = STATIC / "callkit" / "callkit.css"
+PAGE_TOKENS = STATIC / "css" / "app.css"  # the few tokens only the site's pages use
 USERS = [TOKENS, STATIC / "css" / "app.css", STATIC / "examples" / "custom-ui.css"]
 # A colour written out: #abc, rgb()/hsl()/…, or a named colour where a value goes.
 COLOUR = re.compile(r"#[0-9a-fA-F]{3,8}\b|\b(?:rgba?|hsla?|hwb|lab|lch|oklab|oklch)\(|"
@@ -37,6 +38,8 @@ def test_the_check_catches_a_colour():
 @pytest.mark.parametrize("path", USERS, ids=lambda p: p.name)
 def test_every_token_used_is_defined(path):
     light = token_blocks(strip_comments(TOKENS.read_text()))[0]
+    if path == PAGE_TOKENS:
+        light = {**light, **token_blocks(strip_comments(PAGE_TOKENS.read_text()))[0]}
     used = set(re.findall(r"var\((--ck-[\w-]+)", path.read_text()))
     assert used <= light.keys(), used - light.keys()
 
@@ -47,6 +50,14 @@ def test_dark_overrides_only_known_tokens_the_same_way_twice():
     assert dark_system.keys() <= light.keys()
     assert {"--ck-color-bg", "--ck-color-fg", "--ck-color-accent", "--ck-color-danger"} <= dark_system.keys()
     assert all(dark_system[k] != light[k] for k in ("--ck-color-bg", "--ck-color-fg"))
+
+
+def test_the_pages_own_tokens_have_a_dark_twin_and_do_not_shadow_the_kits():
+    light, dark_system, dark_forced = token_blocks(strip_comments(PAGE_TOKENS.read_text()))
+    kit = token_blocks(strip_comments(TOKENS.read_text()))[0]
+    assert dark_system == dark_forced and dark_system.keys() == light.keys()
+    assert not light.keys() & kit.keys()  # a host theming callkit.css's tokens is not overridden here
+    assert all(dark_system[k] != light[k] for k in ("--ck-color-canvas", "--ck-avatar-0"))
 
 
 @pytest.mark.django_db

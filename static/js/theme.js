@@ -51,7 +51,7 @@
   document.addEventListener("DOMContentLoaded", () => {
     for (const select of document.querySelectorAll("[data-theme-select]")) {
       select.value = stored();
-      select.closest("label.theme")?.removeAttribute("hidden");
+      select.closest(".theme")?.removeAttribute("hidden");
     }
   });
 })();

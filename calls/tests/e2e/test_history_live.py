@@ -38,10 +38,16 @@ def test_missed_badge_and_live_history_rows(open_page):
     expect(rows.first).to_contain_text("Video")
     expect(history_link).to_have_accessible_name("History")
     assert Call.objects.filter(status="rejected").count() == 1
+    # The live row joined today's group: still one "Today" heading, right above it.
+    today = bob.get_by_role("heading", name="Today", exact=True)
+    expect(today).to_have_count(1)
+    assert bob.evaluate("() => document.querySelector('#history-list > li').matches('.day')")
 
-    # Call back from a history row.
-    bob.get_by_role("listitem").first.get_by_role("button", name="Audio call Alice Liddell").click()
+    # Call back from a history row: one control per row, with the row's media.
+    expect(rows.first.get_by_role("button")).to_have_count(1)
+    rows.first.get_by_role("button", name="Video call Alice Liddell").click()
     expect(alice.get_by_role("alertdialog")).to_contain_text("Bob Builder")
     alice.get_by_role("button", name="Reject").click()
     expect(rows).to_have_count(3)
     expect(rows.first).to_contain_text("Outgoing")
+    expect(today).to_have_count(1)

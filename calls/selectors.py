@@ -84,7 +84,7 @@ def format_duration(seconds: int) -> str:
 
 
 def bill_row(entry: HistoryEntry) -> dict:
-    """One history row, from its owner's side: each fact once (media and duration have their own columns)."""
+    """One history row, from its owner's side: each fact once."""
     call = entry.call
     connected = call.status == "completed"
     return {
@@ -92,12 +92,12 @@ def bill_row(entry: HistoryEntry) -> dict:
         "call": call,
         "other": entry.other,
         "direction": str(_("Outgoing") if entry.outgoing else _("Incoming")),
-        # A completed call's bill reads "Video call · 02:15": the row says "Answered", the media
-        # icon says video and the duration column 02:15, so nothing is said twice.
-        "text": str(_("Answered")) if connected else bill_text(call, viewer_id=entry.user_id),
+        # The bill's own words (product.md): a completed call's "Video call · 02:15" says its media
+        # and duration, so the row adds neither again; other outcomes get the media icon's words.
+        "text": bill_text(call, viewer_id=entry.user_id),
         "missed": entry.missed,
         "connected": connected,
-        "duration": format_duration(int(call.duration.total_seconds())) if connected else "",
+        "duration": format_duration(int(call.duration.total_seconds())),
     }
 
 

@@ -82,14 +82,13 @@ def test_every_ending_reads_right_from_both_sides(client, alice, bob, carol, how
         row = html.split(f'data-call-id="{call.pk}"')[1].split("</li>")[0]
         said = row_text(html, call.pk)
         name = "Bob Builder" if user == alice else "Alice Liddell"
+        assert f'<span class="outcome">{text}</span>' in row  # the bill's own words (product.md)
         if how == "completed":
-            # "Video call · 02:15" in columns: the media icon's text, "Answered", the duration.
-            assert '<span class="outcome">Answered</span>' in row
-            assert " Video Answered " in said and said.endswith(" Duration 02:15")
+            # "Video call · 02:15" says the media and the duration: the row says neither again.
+            assert said.startswith(f"{name} {direction} Video call · 02:15 ")
         else:
-            assert f'<span class="outcome">{text}</span>' in row
-            assert "Duration" not in said and "00:00" not in said  # a call that never connected has no length
-        assert said.startswith(f"{name} {direction} Video ")
+            assert "00:00" not in said  # a call that never connected has no length
+            assert said.startswith(f"{name} {direction} Video {text} ")
         # Each thing is said once (today's row read "Video · Video call · 02:15 … 02:15").
         assert said.count("Video") == 1 and said.count(direction) == 1 and said.count(name) == 1
         assert row.count("data-call-user=") == 1  # one call-back control, with the row's media
@@ -107,14 +106,14 @@ def test_filters(client, alice, bob, carol):
         html = rows(client, f"/history/?{query}")
         return [part.split("</span>")[0] for part in html.split('<span class="outcome">')[1:]]
 
-    assert outcomes("filter=all") == ["Declined", "Missed call", "Answered"]
+    assert outcomes("filter=all") == ["Declined", "Missed call", "Audio call · 02:15"]
     assert outcomes("filter=missed") == ["Missed call"]
-    assert outcomes("filter=outgoing") == ["Answered"]
+    assert outcomes("filter=outgoing") == ["Audio call · 02:15"]
     assert outcomes("filter=incoming") == ["Declined", "Missed call"]
     assert outcomes("media=video") == ["Declined", "Missed call"]
     assert outcomes("filter=incoming&media=audio") == []
     assert outcomes("q=carol") == ["Declined"]
-    assert outcomes("q=Builder") == ["Missed call", "Answered"]
+    assert outcomes("q=Builder") == ["Missed call", "Audio call · 02:15"]
     assert outcomes("filter=nonsense") == outcomes("filter=all")  # unknown filter: all
     html = rows(client, f"/history/with/{carol.pk}/")
     assert "Calls with Carol Danvers" in html and html.count('class="outcome"') == 1

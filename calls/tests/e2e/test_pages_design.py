@@ -21,7 +21,7 @@ PHONE = {"width": 390, "height": 844}
 OVERFLOW = "() => [document.documentElement.scrollWidth, window.innerWidth]"
 # Each history row: its height, and on how many lines its text cells sit (tops within 12 px: one line).
 ROW_LINES = """() => [...document.querySelectorAll("li.bill")].map((row) => {
-  const tops = [...row.querySelectorAll(".row-name, .direction, .media, .outcome, time, .duration")]
+  const tops = [...row.querySelectorAll(".row-name, .direction, .media, .outcome, time")]
     .filter((c) => c.getClientRects().length && c.textContent.trim())
     .map((c) => c.getBoundingClientRect().top).sort((a, b) => a - b);
   const lines = tops.filter((top, i) => i === 0 || top - tops[i - 1] > 12).length;

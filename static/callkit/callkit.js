@@ -94,6 +94,7 @@ const ICE_RETRY_MS = 5000; // a failed credential refresh is tried again after t
  * @property {CustomEvent<{call: Call, bill: Bill}>} busy  outcome: the callee was in another call
  * @property {CustomEvent<{call: Call, bill: Bill}>} failed  outcome: media never connected, or was lost
  * @property {CustomEvent<{call: Call, bill: Bill, text: string, missed: boolean}>} ended  the call ended; `text` is the bill as you read it
+ * @property {CustomEvent<{call: Call}>} missed  a call tried you while you were in another (its bill, e.g. busy); the current call goes on
  * @property {CustomEvent<{code: string, message: string}>} error  something failed
  */
 
@@ -105,7 +106,7 @@ const ICE_RETRY_MS = 5000; // a failed credential refresh is tried again after t
  * incoming, ringing, accepted, answeredelsewhere, statechange, connected, mediaconnection,
  * icerestart, localstream, remotestream, mediastate, calltypechanged, switchrequested,
  * switchdeclined, networkquality, away, back, moved, completed, canceled, rejected, timeout,
- * busy, failed, ended, error.
+ * busy, failed, ended, missed, error.
  */
 export class CallKit extends EventTarget {
   /** @param {CallKitOptions} [options] */
@@ -507,7 +508,11 @@ export class CallKit extends EventTarget {
     let previous = null;
     let wasHere = false;
     if (!call || call.id !== info.id) {
-      if (message.type === "call.ended" && call && call.state !== "ended") return; // not ours
+      if (message.type === "call.ended" && call && call.state !== "ended") {
+        // Another call's bill while we are in this one: it tried us (busy) and we missed it.
+        if (isMissed(info, message.role)) this._emit("missed", { call: new Call(info, message.role, false) });
+        return;
+      }
       call = this._adopt(info, message.role, message.this_device);
     } else {
       previous = call.state;

@@ -20,13 +20,28 @@ export function initFloating(callkit, actions) {
   });
   document.addEventListener("fullscreenchange", renderFullscreen);
   initSelfView();
+  initSiteHeader();
+}
+
+// The stage starts under the site's header, so Home, Search and History stay usable during a
+// call (the UI contract); following one of them minimises the call to show the page.
+function initSiteHeader() {
+  const header = document.querySelector("body > header");
+  if (!header || document.documentElement.classList.contains("embed")) return;
+  const measure = () => root.style.setProperty("--ck-stage-top", `${Math.round(header.getBoundingClientRect().bottom)}px`);
+  new ResizeObserver(measure).observe(header);
+  window.addEventListener("resize", measure);
+  measure();
+  header.addEventListener("click", (event) => {
+    if (event.target.closest("a[href]") && root.dataset.state === "incall" && root.dataset.layout === "stage") minimise(false);
+  });
 }
 
 /** Shrink the call to a floating window; the page underneath is usable. */
-export function minimise() {
+export function minimise(focus = true) {
   if (document.fullscreenElement) document.exitFullscreen().catch(() => {});
   root.dataset.layout = "floating";
-  action("restore").focus({ preventScroll: true });
+  if (focus) action("restore").focus({ preventScroll: true });
 }
 
 /** Bring the call back to the whole window. */

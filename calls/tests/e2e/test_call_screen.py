@@ -118,6 +118,14 @@ def test_full_screen_is_entered_and_left(open_page):
     poll(alice, "() => document.fullscreenElement === null", what="full screen to end")
     expect(button).to_have_attribute("aria-pressed", "false")
 
+    # Still for a few seconds: the controls rest; any movement brings them back.
+    root = alice.locator("#callkit")
+    expect(root).to_have_attribute("data-chrome", "hidden", timeout=10000)
+    alice.mouse.move(300, 300)
+    alice.mouse.move(320, 310)
+    expect(root).not_to_have_attribute("data-chrome", "hidden")
+    expect(alice.get_by_role("button", name="Hang up")).to_be_visible()
+
 
 NO_DOCUMENT_PIP = "delete window.documentPictureInPicture;"
 

@@ -70,7 +70,8 @@ function initResting() {
 }
 
 function rest() {
-  const busy = root.matches(":focus-within") || !$("devices").hidden || !$("switch-request").hidden;
+  // Keyboard focus keeps them (a keyboard user must see where they are); a clicked button does not.
+  const busy = !!root.querySelector(":focus-visible") || !$("devices").hidden || !$("switch-request").hidden;
   if (root.dataset.state === "incall" && root.dataset.media === "video" && root.dataset.layout === "stage" && !busy) {
     root.dataset.chrome = "hidden";
   }

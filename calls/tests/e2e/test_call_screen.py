@@ -284,7 +284,8 @@ def focus_on(page, name: str, limit: int = 30) -> None:
     """Press Tab until the focused element is named `name` (keyboard only)."""
     for _ in range(limit):
         page.keyboard.press("Tab")
-        if page.evaluate("() => document.activeElement?.getAttribute('aria-label') ?? document.activeElement?.textContent.trim()") == name:
+        if page.evaluate("() => { const el = document.activeElement;"
+                         "return el?.querySelector('[data-name]')?.textContent ?? el?.getAttribute('aria-label'); }") == name:
             return
     raise AssertionError(f"Tab never reached {name!r}")
 

@@ -59,7 +59,7 @@ export function renderCall(call) {
   setIcon(action("accept").querySelector("svg"), call.media === "video" ? "ck-video" : "ck-phone");
   const toAudio = call.media === "video";
   const switchType = action("switch-type");
-  switchType.setAttribute("aria-label", toAudio ? gettext("Switch to audio") : gettext("Switch to video"));
+  switchType.querySelector("[data-name]").textContent = toAudio ? gettext("Switch to audio") : gettext("Switch to video");
   switchType.querySelector(".ck-label").textContent = toAudio ? gettext("Audio") : gettext("Video");
   setIcon(switchType.querySelector("svg"), toAudio ? "ck-phone" : "ck-video");
   renderLocalMedia(call);
@@ -75,7 +75,9 @@ export function renderLocalMedia(call) {
 }
 
 function toggle(button, on, [onName, onLabel, onIcon], [offName, offLabel, offIcon]) {
-  button.setAttribute("aria-label", on ? onName : offName);
+  // The name is the button's (screen-reader-only) text: an aria-label would also match a
+  // search for the device menus' labels ("Microphone", "Camera").
+  button.querySelector("[data-name]").textContent = on ? onName : offName;
   button.querySelector(".ck-label").textContent = on ? onLabel : offLabel;
   setIcon(button.querySelector("svg"), on ? onIcon : offIcon);
   button.dataset.active = String(!on); // drawn light while the device is off

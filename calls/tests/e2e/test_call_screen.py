@@ -382,3 +382,27 @@ def test_a_refused_token_posts_an_error_to_the_host(browser, embed_server, host_
     expect(page.frame_locator("#callkit").get_by_role("alert")).to_contain_text("expired or its link is not valid")
     event = host_event(page, "error")
     assert event["code"] == "token_refused" and "expired" in event["message"]
+
+
+ONE_LINE = """() => [...document.querySelectorAll('#callkit .ck-label')].filter((el) => el.offsetParent)
+  .filter((el) => el.getBoundingClientRect().height > parseFloat(getComputedStyle(el).lineHeight) * 1.5)
+  .map((el) => el.textContent)"""
+
+
+def test_chinese_labels_never_break_inside_a_word_on_a_phone(open_page):
+    alice, bob = open_page("alice", locale="zh-CN"), open_page("bob", locale="zh-CN")
+    for page in (alice, bob):
+        page.set_viewport_size({"width": 360, "height": 740})
+    alice.get_by_role("button", name="视频呼叫 Bob Builder").click()
+    dialog = bob.get_by_role("alertdialog")
+    expect(dialog).to_contain_text("视频来电")
+    assert bob.evaluate(ONE_LINE) == []
+    dialog.get_by_role("button", name="接听", exact=True).click()
+    wait_growing(alice, "video", "framesDecoded")
+    assert alice.evaluate(ONE_LINE) == [], "a label wraps on a 360 px phone"
+    assert alice.evaluate(NO_OVERFLOW)
+    alice.get_by_role("button", name="关闭摄像头").click()
+    expect(alice.get_by_role("button", name="打开摄像头")).to_be_visible()
+    assert alice.evaluate(ONE_LINE) == []
+    alice.get_by_role("button", name="挂断").click()
+    expect(bob.get_by_role("status")).to_have_text(re.compile(r"^视频通话 · "))

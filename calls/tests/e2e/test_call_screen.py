@@ -358,6 +358,8 @@ def test_the_embed_frame_shows_errors_where_the_user_looks(browser, open_page, e
     expect(error).to_be_visible()  # not set on a hidden panel
     box, frame_box = error.bounding_box(), host.locator("#callkit").bounding_box()
     assert frame_box["y"] <= box["y"] and box["y"] + box["height"] <= frame_box["y"] + frame_box["height"] + 1
+    dial = frame.get_by_role("button", name="Video call").bounding_box()
+    assert 0 <= box["y"] - (dial["y"] + dial["height"]) < 60, "right under the dialer, where the user looks"
     assert host_event(host, "error")["code"]
 
     bob = open_page("bob", srv=embed_server)

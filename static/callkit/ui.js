@@ -176,6 +176,13 @@ document.addEventListener("click", async (event) => {
     setError(error.message);
   }
 });
+// While the stage covers the page, the page under it is inert: Tab stays in the call (the
+// site header above the stage stays usable: its links minimise the call).
+const page = document.querySelector("main");
+new MutationObserver(() => {
+  const covered = root.dataset.layout === "stage" && ["outgoing", "incoming", "elsewhere", "incall"].includes(root.dataset.state);
+  if (page && page.inert !== covered) page.inert = covered;
+}).observe(root, { attributes: true, attributeFilter: ["data-state", "data-layout", "hidden"] });
 // Their small picture (when swapped) swaps back on a click.
 video.remote.addEventListener("click", () => {
   if (root.dataset.swapped === "true") root.dataset.swapped = "false";

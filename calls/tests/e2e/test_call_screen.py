@@ -294,6 +294,7 @@ def test_keyboard_only_answer_mute_and_hang_up(open_page):
     alice, bob = open_page("alice"), open_page("bob")
     place_call(alice, bob, "Bob Builder", "Alice Liddell", "audio")
     expect(bob.get_by_role("alertdialog").get_by_role("button", name="Accept")).to_be_focused()
+    assert bob.evaluate("() => document.querySelector('main').inert"), "Tab stays in the call, not the page under it"
     bob.keyboard.press("Escape")  # does not reject (a reject cannot be undone)
     expect(bob.get_by_role("alertdialog")).to_be_visible()
     bob.keyboard.press("Enter")
@@ -308,6 +309,10 @@ def test_keyboard_only_answer_mute_and_hang_up(open_page):
     focus_on(bob, "Hang up")
     bob.keyboard.press("Enter")
     expect(alice.get_by_role("status")).to_have_text(re.compile(r"^Audio call · "))
+    assert not bob.evaluate("() => document.querySelector('main').inert")
+    focus_on(bob, "Close")
+    bob.keyboard.press("Escape")  # the bill card closes with Escape too
+    expect(bob.locator("#callkit")).to_be_hidden()
 
 
 def test_no_horizontal_overflow_on_a_phone_in_any_call_state(open_page):

@@ -21,6 +21,7 @@ export function initBillCard(callkit, actions) {
   });
   const card = root.querySelector('[data-view="ended"]');
   for (const type of ["pointerenter", "focusin"]) card.addEventListener(type, () => clearTimeout(closeTimer));
+  card.addEventListener("keydown", (e) => e.key === "Escape" && closeCard());
   card.addEventListener("pointerleave", () => !card.matches(":focus-within") && scheduleClose());
   card.addEventListener("focusout", (e) => !card.contains(e.relatedTarget) && !card.matches(":hover") && scheduleClose());
 }

@@ -44,7 +44,9 @@ def embed(request: HttpRequest) -> HttpResponse:
     try:
         user, page_token = embed_tokens.redeem(request.GET.get("token", ""))
     except embed_tokens.TokenRefused:
-        return _frameable(render(request, "embed/refused.html", status=403))
+        # The page tells its host (an `error` event), so the host sees the refusal too.
+        context = {"origins_json": json.dumps(settings.CALLKIT_EMBED_ORIGINS)}
+        return _frameable(render(request, "embed/refused.html", context, status=403))
     context = {
         "embed_user": user,
         "token": page_token.token,  # the URL's token is used up; the socket shows this one

@@ -39,6 +39,7 @@ kit.addEventListener("answeredelsewhere", (e) => post("answeredelsewhere", { cal
 kit.addEventListener("ended", (e) => post("ended", {
   call: summary(e.detail.call), bill: structuredClone(e.detail.bill), text: e.detail.text, missed: e.detail.missed,
 }));
+kit.addEventListener("missed", (e) => post("missed", { call: summary(e.detail.call), text: e.detail.call.billText }));
 kit.addEventListener("mediastate", (e) => post("mediastate", {
   call: summary(e.detail.call), side: e.detail.side,
   media: e.detail.side === "local" ? e.detail.call.localMedia : e.detail.call.remoteMedia,

@@ -151,10 +151,11 @@ class Gallery:
         if self.wanted("minimised"):
             caller.locator('#callkit [data-ck-action="minimise"]').click()
             self.go_htmx(caller, "/history/")
-            poll(caller, "() => document.getElementById('callkit')?.dataset.minimised === 'true'", "the floating window")
+            poll(caller, "() => document.getElementById('callkit')?.dataset.layout === 'floating'", "the floating window")
             self.shoot(caller, "minimised")
             caller.locator('#callkit [data-ck-action="restore"]').click()
         self.end(caller, callee)
+        caller.locator("#callkit .ck-card").hover()  # the card stays while pointed at
         self.shoot(caller, "bill")
         self.close_bills(caller, callee)
 
@@ -166,7 +167,8 @@ class Gallery:
 
     def close_bills(self, *pages: Page) -> None:
         for page in pages:
-            page.evaluate("() => document.querySelector('#callkit [data-ck-action=\"dismiss\"]')?.click()")
+            page.locator('#callkit [data-ck-action="dismiss"]').click()  # the bill card's Close
+            poll(page, state_is(page, "idle"), "the bill card to close")
 
     def audio_call(self, caller: Page, callee: Page) -> None:
         self.place(caller, callee, "audio")

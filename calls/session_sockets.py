@@ -54,8 +54,13 @@ def _on_delete(sender, instance: User, **kwargs) -> None:
 
 
 def _on_logout(sender, request, user, **kwargs) -> None:
-    session_key = getattr(getattr(request, "session", None), "session_key", None)
+    session = getattr(request, "session", None)
+    session_key = getattr(session, "session_key", None)
     if user is not None and session_key:
+        # Django flushes the session only after this signal, and outside a transaction the message
+        # goes at once: a tab told "signed out" reloaded, still signed in, before the flush. So the
+        # session goes first (logout's own flush then finds nothing left to delete).
+        session.delete()
         sign_out(user.pk, session_key)
 
 

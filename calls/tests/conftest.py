@@ -180,6 +180,17 @@ def delete_all_calls() -> None:
 
 
 @pytest.fixture(autouse=True)
+def default_language():
+    """Each test starts in the default language: a request in Chinese (LocaleMiddleware) leaves
+    its language active in the thread, and the next test's texts came out in Chinese."""
+    from django.utils import translation
+
+    translation.deactivate()
+    yield
+    translation.deactivate()
+
+
+@pytest.fixture(autouse=True)
 def fresh_security_state():
     """Throttles and live sets kept in Redis or memory start empty for each test (the database's
     are rolled back with it)."""

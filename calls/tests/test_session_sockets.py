@@ -112,3 +112,18 @@ async def test_other_saves_of_the_user_close_nothing(alice, bob):
     assert await comm.receive_nothing(timeout=0.3)
     await assert_open(comm)
     await comm.disconnect()
+
+
+def test_a_tab_told_it_is_signed_out_finds_its_session_gone(alice, monkeypatch):
+    """The message goes at once (no transaction): the session must already be gone, or the tab
+    that reloads on "signed out" is still signed in (it happened under load)."""
+    from django.contrib.sessions.backends.db import SessionStore
+
+    from calls import session_sockets
+
+    seen = []
+    monkeypatch.setattr(session_sockets, "sign_out",
+                        lambda user_id, key=None: seen.append(SessionStore().exists(key)))
+    cookie = session_cookie(alice)
+    assert log_out(cookie) == 302
+    assert seen == [False]

@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 from calls.models import Call, HistoryEntry
 from calls.tests.test_history import finish, finish_busy
 
-from .conftest import PASSWORD
+from .conftest import PASSWORD, poll
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -41,6 +41,10 @@ def signed_in(browser, server, username: str | None, **context_options):
         page.locator("#id_password").fill(PASSWORD)
         page.locator("form.login button").click()
         expect(page.locator("[data-main-nav]")).to_be_visible()
+        if context_options.get("java_script_enabled", True):
+            # The call UI settles once its socket is up (its banner, its states): keys pressed
+            # before that raced it under load.
+            poll(page, "() => window.callkit?.connectionState === 'open'", what="the socket to open")
     return context, page
 
 

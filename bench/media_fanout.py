@@ -8,7 +8,6 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -19,7 +18,11 @@ from pathlib import Path
 import websockets
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from calls.tests.e2e.conftest import free_port, terminate, wait_for_port  # noqa: E402
 SETUP = """
+from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
 from django.contrib.sessions.backends.db import SessionStore
 from calls.models import User
@@ -28,7 +31,7 @@ for name in ("alice", "bob", "carol", "dave"):
     user = User.objects.create_user(username=name, password="pw")
     store = SessionStore()
     store[SESSION_KEY] = str(user.pk)
-    store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    store[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
     store[HASH_SESSION_KEY] = user.get_session_auth_hash()
     store.create()
     out[name] = [user.pk, store.session_key]
@@ -130,27 +133,15 @@ def main() -> None:
         out = subprocess.run([sys.executable, "manage.py", "shell", "-c", "import json\n" + SETUP],
                              cwd=ROOT, env=env, check=True, capture_output=True, text=True).stdout
         users = json.loads(out.split("USERS=", 1)[1])
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
+        port = free_port()
         proc = subprocess.Popen([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
                                  "callkit_web.asgi:application"], cwd=ROOT, env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
-            for _ in range(200):
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                    break
-                except OSError:
-                    time.sleep(0.1)
+            wait_for_port(port, proc)
             asyncio.run(run(port, users, args.tabs, args.messages, proc.pid))
         finally:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(10)
+            terminate(proc)
 
 
 if __name__ == "__main__":

@@ -262,6 +262,10 @@ if CALLKIT_ICE_TRANSPORT_POLICY not in {"all", "relay"}:
     raise ImproperlyConfigured("CALLKIT_ICE_TRANSPORT_POLICY must be 'all' or 'relay'")
 # How long browsers try to connect media after the answer before the call ends as "failed".
 CALLKIT_CONNECT_TIMEOUT = env_float("CALLKIT_CONNECT_TIMEOUT", 20, 2, 120)
+# Connect while it rings: each ringing device of the callee prepares its media connection with the
+# caller (no audio or video flows before Accept). Off: nothing reaches the caller before an answer,
+# not even the callee's network addresses (docs/security.md, Pre-connect).
+CALLKIT_PRECONNECT = env_bool("CALLKIT_PRECONNECT", True)
 # TURN (coturn with use-auth-secret): every client gets its own credential, valid CALLKIT_TURN_TTL s.
 CALLKIT_TURN_URLS = [u.strip() for u in os.environ.get("CALLKIT_TURN_URLS", "").split(",") if u.strip()]
 if any(not u.startswith(("turn:", "turns:")) for u in CALLKIT_TURN_URLS):

@@ -14,7 +14,7 @@ from django.conf import settings
 from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
-from . import clock, embed_tokens, errors, protocol, selectors, services, shutdown, turn
+from . import clock, embed_tokens, errors, preconnect, protocol, selectors, services, shutdown, turn
 from .errors import CallError
 from .groups import user_group
 from .i18n import language_of
@@ -92,6 +92,10 @@ class CallConsumer(AsyncJsonWebsocketConsumer):
         # call id -> the furthest state seen: a late event (from another process, out of order)
         # must not move a call backwards here, e.g. make an ended call live again.
         self.rank: dict[str, int] = {}
+        # Connect while it rings (calls/preconnect.py). As a callee's ringing device: call id ->
+        # the caller's channel. As a caller: the ringing devices that offered, by their links.
+        self.ringing: dict[str, str | None] = {}
+        self.links = preconnect.Links()
         self.bucket = TokenBucket(RATE_BURST, RATE_PER_SECOND)
         self.media_pushes = MediaPushes(self.channel_layer, user.pk)
         self.address = address_of(self.scope)
@@ -220,6 +224,7 @@ class CallConsumer(AsyncJsonWebsocketConsumer):
                 "ice_transport_policy": settings.CALLKIT_ICE_TRANSPORT_POLICY,
                 "connect_timeout": settings.CALLKIT_CONNECT_TIMEOUT,
                 "max_frame_bytes": protocol.MAX_FRAME_BYTES,
+                "preconnect": preconnect.enabled(),
             }
             if self.scope.get("embed_token"):
                 # A fresh token in every hello: the socket reconnects with it after a blip.
@@ -237,6 +242,8 @@ class CallConsumer(AsyncJsonWebsocketConsumer):
             message["role"] = role
             message["this_device"] = getattr(call, f"{role}_channel") == self.channel_name
             message["this_tab"] = bool(self.tab) and getattr(call, f"{role}_tab") == self.tab
+            if call.state == "ringing" and role == "callee" and preconnect.enabled():
+                self.ringing[str(call.pk)] = call.caller_channel or None  # a tab opened while it rings
         return message
 
     # --- requests from the browser ------------------------------------------------------
@@ -272,6 +279,7 @@ class CallConsumer(AsyncJsonWebsocketConsumer):
             call_id=msg.call_id, user=self.user, channel=self.channel_name, tab=self.tab
         )
         self.held[str(call.pk)] = call.caller_channel
+        self.ringing.pop(str(call.pk), None)
         return self._ack(call)
 
     async def on_call_reject(self, msg: protocol.Reject) -> dict[str, Any]:
@@ -345,16 +353,27 @@ class CallConsumer(AsyncJsonWebsocketConsumer):
     async def _relay(self, msg: protocol.Offer | protocol.Answer | protocol.Candidate) -> None:
         """Forward verbatim to the one connection on the other side; no database."""
         call_id = str(msg.call_id)
-        if call_id not in self.held:
+        prepare = False
+        if call_id in self.held:
+            peer = self.held[call_id]
+            if peer is None and msg.link is not None:  # the caller, to one of the ringing devices
+                peer = self.links.channel(call_id, msg.link)
+                if peer is None:
+                    raise CallError("not_in_call", _("No such device is ringing for that call."))
+            elif peer is None:
+                raise CallError("invalid_state", _("The other side has not answered yet."))
+        elif self.ringing.get(call_id) is not None:  # a ringing device, preparing its connection
+            peer, prepare = self.ringing[call_id], True
+        else:
             raise CallError("not_in_call", _("This connection does not hold that call."))
-        peer = self.held[call_id]
-        if peer is None:
-            raise CallError("invalid_state", _("The other side has not answered yet."))
-        payload = msg.model_dump(mode="json", exclude={"ref"}, exclude_unset=True)
+        if msg.link is not None and msg.link != preconnect.link_of(peer):
+            raise CallError("not_in_call", _("That device no longer takes part in the call."))
+        payload = msg.model_dump(mode="json", exclude={"ref", "link"}, exclude_unset=True)
+        event = {"type": "rtc.relay", "from": self.channel_name, "message": payload}
+        if prepare:
+            event["prepare"] = True
         try:
-            await self.channel_layer.send(
-                peer, {"type": "rtc.relay", "from": self.channel_name, "message": payload}
-            )
+            await self.channel_layer.send(peer, event)
         except ChannelFull:  # the peer is not keeping up; it is its problem, not this socket's
             raise CallError("peer_unavailable", _("The other side is not receiving; try again.")) from None
 
@@ -363,10 +382,20 @@ class CallConsumer(AsyncJsonWebsocketConsumer):
     # --- channel-layer events --------------------------------------------------------------
 
     async def rtc_relay(self, event: dict[str, Any]) -> None:
-        message = event["message"]
-        # Only from the connection that holds the other side of a call this one holds.
-        if self.held.get(message["call_id"]) == event["from"]:
-            await self.send_json(message)
+        message, sender = event["message"], event["from"]
+        call_id = message["call_id"]
+        if event.get("prepare"):
+            # A ringing device of our callee: heard only by the connection placing the call.
+            if call_id not in self.held or self.held[call_id] is not None:
+                return
+            link = self.links.learn(call_id, sender)
+        elif self.held.get(call_id) == sender or self.ringing.get(call_id) == sender:
+            # The connection holding the other side (or, ringing here, the caller's).
+            link = preconnect.link_of(sender)
+        else:
+            return
+        if link is not None:
+            await self.send_json({**message, "link": link})
 
     async def session_end(self, event: dict[str, Any]) -> None:
         """Signed out (calls/session_sockets.py): this session's logout, or every socket of the user."""
@@ -387,11 +416,20 @@ class CallConsumer(AsyncJsonWebsocketConsumer):
             self.held.pop(call["id"], None)
         else:
             self.held[call["id"]] = channels[other] or None
+        if call["state"] == "ringing" and role == "callee" and preconnect.enabled():
+            self.ringing[call["id"]] = channels["caller"] or None
+        else:
+            self.ringing.pop(call["id"], None)
+        if call["state"] != "ringing":
+            self.links.forget(call["id"])
         out = kind
         if kind == "call.ringing" and role == "callee":
             out = "call.incoming"
         elif kind == "call.accepted" and role == "callee" and not mine:
             out = "call.answered_elsewhere"
         this_tab = bool(self.tab) and event["tabs"][role] == self.tab
-        await self.send_json({"type": out, "call": call, "role": role, "this_device": mine,
-                              "this_tab": this_tab, **event["extra"]})
+        message = {"type": out, "call": call, "role": role, "this_device": mine, "this_tab": this_tab,
+                   **event["extra"]}
+        if kind == "call.accepted" and mine and channels[other]:
+            message["link"] = preconnect.link_of(channels[other])  # which connection answered
+        await self.send_json(message)

@@ -31,6 +31,8 @@ def Text(**limits) -> type[str]:  # noqa: N802 (a type)
 
 
 Ref = Text(min_length=1, max_length=64)
+# A connection's public name in rtc messages (calls/preconnect.py): which ringing device, or the holder.
+Link = Annotated[str, Field(pattern=r"^[0-9a-f]{18}$")]
 
 
 class _Message(BaseModel):
@@ -95,12 +97,16 @@ class Resume(_CallMessage):
     fresh: bool = False  # this tab restarts media from scratch (after a reload)
 
 
-class Offer(_CallMessage):
+class _RtcMessage(_CallMessage):
+    link: Link | None = None  # the other side's connection it is for (a caller answering a ringing device)
+
+
+class Offer(_RtcMessage):
     type: Literal["rtc.offer"]
     sdp: Text(min_length=1, max_length=MAX_SDP_CHARS)
 
 
-class Answer(_CallMessage):
+class Answer(_RtcMessage):
     type: Literal["rtc.answer"]
     sdp: Text(min_length=1, max_length=MAX_SDP_CHARS)
 
@@ -116,7 +122,7 @@ class IceCandidate(BaseModel):
     usernameFragment: Text(max_length=256) | None = None  # noqa: N815
 
 
-class Candidate(_CallMessage):
+class Candidate(_RtcMessage):
     type: Literal["rtc.candidate"]
     candidate: IceCandidate | None  # null: end of candidates
 

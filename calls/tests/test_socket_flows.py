@@ -58,15 +58,20 @@ async def test_video_call_connect_relay_and_hangup(open_tab, alice, bob, carol):
     call = await connect_call(a, b, bob)
 
     await a.send(type="rtc.offer", call_id=call["id"], sdp="v=0 offer")
-    assert await b.recv() == {"type": "rtc.offer", "call_id": call["id"], "sdp": "v=0 offer"}
+    relayed = await b.recv()
+    link_of_a = relayed.pop("link")  # every relayed message names the connection it came from
+    assert relayed == {"type": "rtc.offer", "call_id": call["id"], "sdp": "v=0 offer"}
     await b.send(type="rtc.answer", call_id=call["id"], sdp="v=0 answer")
-    assert await a.recv() == {"type": "rtc.answer", "call_id": call["id"], "sdp": "v=0 answer"}
+    relayed = await a.recv()
+    link_of_b = relayed.pop("link")
+    assert relayed == {"type": "rtc.answer", "call_id": call["id"], "sdp": "v=0 answer"}
+    assert link_of_a != link_of_b and all(len(link) == 18 for link in (link_of_a, link_of_b))
     candidate = {"candidate": "candidate:1 1 udp 2122260223 127.0.0.1 50000 typ host", "sdpMid": "0",
                  "sdpMLineIndex": 0}
     await a.send(type="rtc.candidate", call_id=call["id"], candidate=candidate)
-    assert await b.recv() == {"type": "rtc.candidate", "call_id": call["id"], "candidate": candidate}
+    assert await b.recv() == {"type": "rtc.candidate", "call_id": call["id"], "candidate": candidate, "link": link_of_a}
     await b.send(type="rtc.candidate", call_id=call["id"], candidate=None)
-    assert await a.recv() == {"type": "rtc.candidate", "call_id": call["id"], "candidate": None}
+    assert await a.recv() == {"type": "rtc.candidate", "call_id": call["id"], "candidate": None, "link": link_of_b}
 
     await b.request("call.hangup", call_id=call["id"])
     for tab in (a, b):

@@ -13,6 +13,7 @@ import { Controls } from "./kit/controls.js";
 import { Inbound } from "./kit/inbound.js";
 import { IceServers } from "./kit/ice.js";
 import { MediaSession } from "./kit/media.js";
+import { Preconnect, mediaAllowed } from "./kit/preconnect.js";
 
 export { Call, CallState };
 export { billText, formatDuration, isMissed, listDevices, MediaError, SignalingError };
@@ -46,6 +47,7 @@ export { gettext, interpolate, ngettext } from "./i18n.js";
  * @property {string|null} ice_expires_at  when the TURN credential in `ice_servers` expires (ISO 8601); null without TURN
  * @property {RTCIceTransportPolicy} ice_transport_policy
  * @property {number} connect_timeout  seconds media may take to connect after an answer
+ * @property {boolean} preconnect  ringing tabs connect media before the answer (nothing is sent until then)
  */
 
 /** @typedef {{id: string, label: string}} Device  A microphone, camera or speaker. */
@@ -74,6 +76,7 @@ export { gettext, interpolate, ngettext } from "./i18n.js";
  * @property {CustomEvent<{call: Call}>} icerestart  an ICE restart began
  * @property {CustomEvent<{call: Call, stream: MediaStream}>} localstream  our stream to show
  * @property {CustomEvent<{call: Call, stream: MediaStream}>} remotestream  their stream to show
+ * @property {CustomEvent<{call: Call, stream: MediaStream}>} preview  a call rings here and your devices are open for it (nothing is sent)
  * @property {CustomEvent<{call: Call, side: "local"|"remote", mic: boolean, camera: boolean}>} mediastate  a microphone or camera turned on or off
  * @property {CustomEvent<{call: Call, media: "audio"|"video"}>} calltypechanged  the call became audio or video
  * @property {CustomEvent<{call: Call, media: "video", byMe: boolean}>} switchrequested  a switch to video was asked
@@ -99,7 +102,7 @@ export { gettext, interpolate, ngettext } from "./i18n.js";
  *
  * Events (CustomEvent; their `detail` in CallKitEventMap and docs/sdk.md): ready, connection,
  * incoming, ringing, accepted, answeredelsewhere, statechange, connected, mediaconnection,
- * icerestart, localstream, remotestream, mediastate, calltypechanged, switchrequested,
+ * icerestart, localstream, remotestream, preview, mediastate, calltypechanged, switchrequested,
  * switchdeclined, networkquality, away, back, moved, completed, canceled, rejected, timeout,
  * busy, failed, ended, missed, error.
  */
@@ -205,7 +208,8 @@ export class CallKit extends EventTarget {
   // --- placing and answering --------------------------------------------------------------
 
   /**
-   * Call someone. Opens the microphone (and camera) first, then rings them.
+   * Call someone. Rings them at once when the microphone (and camera) may be used already, and
+   * opens them meanwhile; else opens them first (the browser may ask), then rings.
    * @param {number|string|{id: number}|{username: string}} user  a user id (number), `{id}`, a username (string), or `{username}`
    * @param {{media?: "audio"|"video", timeout?: number}} [options]
    * @returns {Promise<Call>}
@@ -224,27 +228,44 @@ export class CallKit extends EventTarget {
     if (current && current.state !== "ended") {
       throw new SignalingError("already_in_call", gettext("You are already in a call."));
     }
-    const [{ stream, videoError }] = await Promise.all([this._openMedia(media), this._freshIce()]);
-    if (videoError) this._emit("error", { code: videoError.code, message: `${videoError.message} ${gettext("The call goes on as audio.")}` });
-    const callMedia = stream.getVideoTracks().length ? media : "audio";
+    // Allowed already: ring first and open the devices meanwhile (the ring is not kept waiting
+    // for the camera). Else ask first: no one is rung by a caller who cannot be heard.
+    const ringFirst = await mediaAllowed(media);
+    let opening, callMedia = media;
+    if (ringFirst) {
+      opening = this._openMedia(media);
+      opening.catch(() => {}); // reported as an "error" event; handled below once the call exists
+      this._freshIce();
+    } else {
+      const [opened] = await Promise.all([this._openMedia(media), this._freshIce()]);
+      const { stream, videoError } = opened;
+      if (videoError) this._emit("error", { code: videoError.code, message: `${videoError.message} ${gettext("The call goes on as audio.")}` });
+      callMedia = stream.getVideoTracks().length ? media : "audio";
+      opening = Promise.resolve({ stream, videoError: null });
+    }
     const request = byName ? { type: "call.invite", to_username: username, media: callMedia } : { type: "call.invite", to, media: callMedia };
     if (timeout) request.timeout = timeout;
     let ack;
     try {
       ack = await this.signaling.request(request);
     } catch (error) {
-      stopStream(stream);
+      opening.then(({ stream }) => stopStream(stream), () => {});
       this._emit("error", { code: error.code, message: error.message });
       throw error;
     }
-    // The call.ringing (or, if busy, call.ended) event follows the ack; keep the media for it.
-    this._pendingStream = { id: ack.call_id, stream };
-    // (If they called us at the same moment, the ack names their call: "accepted" follows.)
-    if (this.currentCall?.id === ack.call_id && this.currentCall.role === "caller") {
-      this._adoptPendingStream(this.currentCall);
-    } else if (this.currentCall?.id === ack.call_id) {
+    // The call.ringing (or, if busy, call.ended) event follows the ack; the media joins the call
+    // when both are there (the server keeps nothing flowing before the answer anyway).
+    this._pendingStream = { id: ack.call_id, stream: null };
+    if (this.currentCall?.id === ack.call_id && this.currentCall.role === "callee") {
       this.currentCall.thisDevice = true; // glare: this tab answered their call
     }
+    await opening.then(
+      (opened) => this._callerMediaOpened(ack.call_id, opened),
+      (error) => {
+        this._callerMediaFailed(ack.call_id); // rung already: the call is canceled
+        throw error;
+      },
+    );
     return this._waitForCall(ack.call_id);
   }
 
@@ -256,11 +277,29 @@ export class CallKit extends EventTarget {
   async accept({ media } = {}) {
     const call = this._require("ringing", "callee");
     const wanted = media ?? call.media;
-    const [{ stream, videoError }] = await Promise.all([this._openMedia(wanted), this._freshIce()]);
+    // Connected while it rang (kit/preconnect.js): the devices are open, Accept only sets the tracks.
+    const prepared = this._takePrepared(call);
+    let opened;
+    try {
+      opened = prepared
+        ? await prepared.media.catch(() => this._openMedia(wanted))
+        : (await Promise.all([this._openMedia(wanted), this._freshIce()]))[0];
+    } catch (error) {
+      prepared?.peer.destroy();
+      throw error;
+    }
+    const { stream, videoError } = opened;
     if (videoError) this._emit("error", { code: videoError.code, message: `${videoError.message} ${gettext("You answer with audio only.")}` });
     if (this.currentCall !== call || call.state !== "ringing") {
       stopStream(stream);
+      prepared?.peer.destroy();
       throw new SignalingError("invalid_state", gettext("The call is no longer ringing."));
+    }
+    if (wanted === "audio") {
+      for (const track of stream.getVideoTracks()) {
+        track.stop(); // answered without video: the preview's camera closes
+        stream.removeTrack(track);
+      }
     }
     call.localStream = stream;
     call.localMedia = { mic: true, camera: stream.getVideoTracks().length > 0 };
@@ -269,7 +308,8 @@ export class CallKit extends EventTarget {
     // after it has processed the accept (messages on one socket are handled in order).
     const accepted = this.signaling.request({ type: "call.accept", call_id: call.id });
     call.thisDevice = true;
-    this._startPeer(call, { polite: false, offer: true });
+    if (prepared) this._usePeer(call, prepared.peer, null);
+    else this._startPeer(call, { polite: false, offer: true });
     try {
       await accepted;
     } catch (error) {
@@ -277,6 +317,11 @@ export class CallKit extends EventTarget {
       call.thisDevice = false;
       this._emit("error", { code: error.code, message: error.message });
       throw error;
+    }
+    if (prepared) {
+      // Ours now: media may flow. An offer still unanswered goes again (it may have been lost).
+      prepared.peer.release(stream);
+      prepared.peer.resendOffer();
     }
     this._sendMediaStateIfChanged(call);
     return call;
@@ -397,7 +442,7 @@ function tabId() {
 
 // The class is split by responsibility (style.md 12): each part's methods join the prototype,
 // so `kit.setMicrophoneEnabled()` and the rest are CallKit methods as documented.
-for (const part of [Controls, Inbound, IceServers, MediaSession]) {
+for (const part of [Controls, Inbound, IceServers, MediaSession, Preconnect]) {
   for (const name of Object.getOwnPropertyNames(part.prototype)) {
     if (name !== "constructor") Object.defineProperty(CallKit.prototype, name, Object.getOwnPropertyDescriptor(part.prototype, name));
   }

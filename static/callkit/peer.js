@@ -1,6 +1,8 @@
 // A WebRTC peer connection that knows nothing of the transport: it emits "signal" events and
 // takes .signal(message). Perfect negotiation (the polite side yields on offer collisions),
 // ICE candidates buffered until the remote description is set, one idempotent destroy().
+// Held (connect while it rings): negotiated with sending slots but no tracks, so ICE and DTLS
+// connect and nothing is sent until release() sets the tracks (no renegotiation).
 
 /**
  * @typedef {{type: "rtc.offer"|"rtc.answer", sdp: string} | {type: "rtc.candidate", candidate: RTCIceCandidateInit|null}} Signal
@@ -8,11 +10,14 @@
 
 export class Peer extends EventTarget {
   /**
-   * @param {{polite: boolean, iceServers?: RTCIceServer[], iceTransportPolicy?: RTCIceTransportPolicy}} options
+   * @param {{polite: boolean, held?: boolean, iceServers?: RTCIceServer[], iceTransportPolicy?: RTCIceTransportPolicy}} options
    */
-  constructor({ polite, iceServers = [], iceTransportPolicy = "all" }) {
+  constructor({ polite, held = false, iceServers = [], iceTransportPolicy = "all" }) {
     super();
     this.polite = polite;
+    /** @type {boolean} negotiating without sending until release() */
+    this.held = held;
+    this._lastOffer = null;
     this.destroyed = false;
     this.pc = new RTCPeerConnection({ iceServers, iceTransportPolicy });
     this.remoteStream = new MediaStream();
@@ -73,6 +78,39 @@ export class Peer extends EventTarget {
     return Promise.resolve();
   }
 
+  /** Offer now with a sending slot per kind and no track: connect, send nothing (held). */
+  prepare(kinds) {
+    this.held = true;
+    for (const kind of kinds) this.pc.addTransceiver(kind, { direction: "sendrecv" });
+  }
+
+  /** Start sending `stream` on the slots negotiated while held; a kind without one renegotiates. */
+  async release(stream) {
+    this.held = false;
+    this.localStream = stream;
+    for (const track of stream?.getTracks() ?? []) {
+      const slot = this.pc.getTransceivers().find(
+        (t) => t.receiver.track.kind === track.kind && !t.sender.track && !t.stopped && t.currentDirection !== "stopped",
+      );
+      if (slot && slot.direction === "sendrecv") await slot.sender.replaceTrack(track);
+      else await this.addTrack(track, stream);
+    }
+  }
+
+  /** Answer with sending slots (no tracks) for every kind offered, so release() needs no renegotiation. */
+  _openSlots() {
+    for (const t of this.pc.getTransceivers()) {
+      if (!t.stopped && t.direction === "recvonly") t.direction = "sendrecv";
+    }
+  }
+
+  /** Send our current offer again (it may have been lost while it rang); ignored if already answered. */
+  resendOffer() {
+    if (this.pc.signalingState === "have-local-offer" && this.pc.localDescription) {
+      this._emit("signal", { type: "rtc.offer", sdp: this.pc.localDescription.sdp });
+    }
+  }
+
   /** Make sure we can receive `kind` even without a local track of that kind. */
   ensureReceiving(kind) {
     const has = this.pc.getTransceivers().some((t) => t.receiver.track.kind === kind);
@@ -104,6 +142,7 @@ export class Peer extends EventTarget {
         return;
       }
       const description = { type: message.type === "rtc.offer" ? "offer" : "answer", sdp: message.sdp };
+      if (description.type === "offer" && message.sdp === this._lastOffer) return; // sent again: answered already
       const readyForOffer =
         !this._makingOffer && (this.pc.signalingState === "stable" || this._answerPending);
       const collision = description.type === "offer" && !readyForOffer;
@@ -114,7 +153,9 @@ export class Peer extends EventTarget {
       this._answerPending = false;
       await this._flushCandidates();
       if (description.type === "offer") {
-        await this._attachLocal();
+        this._lastOffer = message.sdp;
+        if (this.held) this._openSlots();
+        else await this._attachLocal();
         await this.pc.setLocalDescription();
         this._emit("signal", { type: "rtc.answer", sdp: this.pc.localDescription.sdp });
       }

@@ -51,6 +51,7 @@ function render(call) {
   }
   renderCall(call);
   const view = viewFor(call);
+  if (view !== "incoming") delete root.dataset.preview;
   if (view === "incoming") startIncoming(call);
   if (view === "outgoing") {
     startOutgoing();
@@ -114,6 +115,10 @@ kit.addEventListener("localstream", (e) => {
   if (e.detail.call.thisDevice || e.detail.call.state === "ringing") held.set(e.detail.call.id);
 });
 kit.addEventListener("remotestream", (e) => attach(video.remote, e.detail.stream));
+kit.addEventListener("preview", (e) => {
+  attach(video.preview, e.detail.stream);
+  root.dataset.preview = "on";
+});
 kit.addEventListener("connected", (e) => {
   held.set(e.detail.call.id);
   render(e.detail.call);

@@ -17,7 +17,7 @@ export class Inbound {
       case "rtc.offer":
       case "rtc.answer":
       case "rtc.candidate":
-        if (this._peer && this.currentCall?.id === message.call_id) this._peer.signal(message);
+        this._peerFor(message)?.signal(message);
         return;
       case "error":
         return this._emit("error", { code: message.code, message: message.message });
@@ -54,7 +54,10 @@ export class Inbound {
       }
     } else if (live && live.state !== "ended") {
       const call = this._adopt(live, message.role, false);
-      if (live.state === "ringing" && message.role === "callee") this._emit("incoming", { call });
+      if (live.state === "ringing" && message.role === "callee") {
+        this._emit("incoming", { call });
+        this._prepareIncoming(call);
+      }
       else this._emit("statechange", { call, state: call.state, previous: null });
     } else if (!live && current && current.state !== "ended") {
       // Our call ended while the socket was down: fetch its bill (the answer comes back here).
@@ -106,10 +109,15 @@ export class Inbound {
         this._adoptPendingStream(call);
         return this._emit("ringing", { call });
       case "call.incoming":
-        return this._emit("incoming", { call });
+        this._emit("incoming", { call });
+        return this._prepareIncoming(call);
       case "call.accepted":
         if (call.role === "caller" && call.thisDevice && !this._peer) {
-          this._startPeer(call, { polite: true, offer: false });
+          // The connection prepared with the tab that answered, else one that waits for its offer.
+          if (!this._promoteLink(call, message.link)) {
+            this._startPeer(call, { polite: true, offer: false });
+            this._peerLink = message.link ?? null;
+          }
           this._sendMediaStateIfChanged(call);
         } else if (call.role === "callee" && call.thisDevice && !this._peer && this._pendingStream?.id === call.id) {
           // Glare: we called them as they called us; the server answered their call for us.
@@ -127,6 +135,7 @@ export class Inbound {
         this._emitState(call, previous);
         return this._emit("accepted", { call });
       case "call.answered_elsewhere":
+        this._dropPrepared(call);
         this._emitState(call, previous);
         return this._emit("answeredelsewhere", { call });
       case "call.media": {

@@ -13,18 +13,31 @@ import { FAIL_AFTER_MS, CONNECT_TIMEOUT_MS, QUALITY_EVERY_MS, DISCONNECTED_RESTA
 export class MediaSession {
 
   _startPeer(call, { polite, offer }) {
-    clearTimeout(this._failTimer);
-    this._failTimer = null;
-    this._iceRestarted = false;
-    if (this._peer) this._peer.destroy();
-    const peer = new Peer({
+    const peer = this._newPeer({ polite });
+    this._usePeer(call, peer, null);
+    peer.attach(call.localStream);
+    if (offer) peer.start(call.media === "video" ? ["audio", "video"] : ["audio"]);
+  }
+
+  /** A peer connection with the server's ICE settings; `held`: it sends nothing until released. */
+  _newPeer({ polite, held = false }) {
+    return new Peer({
       polite,
+      held,
       iceServers: this.options.iceServers ?? this.config?.ice_servers ?? [],
       iceTransportPolicy: this.options.iceTransportPolicy ?? this.config?.ice_transport_policy ?? "all",
     });
+  }
+
+  /** Make `peer` the call's media connection (`link`: the other side's connection it talks to, if known). */
+  _usePeer(call, peer, link) {
+    clearTimeout(this._failTimer);
+    this._failTimer = null;
+    this._iceRestarted = false;
+    if (this._peer && this._peer !== peer) this._peer.destroy();
     this._peer = peer;
+    this._peerLink = link;
     this._armFailTimer(call, peer, (this.config?.connect_timeout ?? CONNECT_TIMEOUT_MS / 1000) * 1000);
-    peer.attach(call.localStream);
     call.connection = "connecting";
     call.remoteStream = peer.remoteStream;
     peer.addEventListener("signal", (e) => {
@@ -33,7 +46,9 @@ export class MediaSession {
     peer.addEventListener("track", () => this._emit("remotestream", { call, stream: peer.remoteStream }));
     peer.addEventListener("connectionstate", (e) => this._onPeerState(call, peer, e.detail.state));
     peer.addEventListener("error", (e) => this._emit("error", { code: "media_error", message: String(e.detail.error?.message ?? e.detail.error) }));
-    if (offer) peer.start(call.media === "video" ? ["audio", "video"] : ["audio"]);
+    // A connection prepared while it rang may have its tracks and be connected already.
+    if (peer.remoteStream.getTracks().length) this._emit("remotestream", { call, stream: peer.remoteStream });
+    if (peer.pc.connectionState === "connected") this._onPeerState(call, peer, "connected");
   }
 
   _onPeerState(call, peer, state) {
@@ -166,7 +181,7 @@ export class MediaSession {
   }
 
   _adoptPendingStream(call) {
-    if (this._pendingStream?.id !== call.id) return;
+    if (this._pendingStream?.id !== call.id || !this._pendingStream.stream) return; // still opening
     call.localStream = this._pendingStream.stream;
     call.localMedia = { mic: true, camera: call.localStream.getVideoTracks().length > 0 };
     this._pendingStream = null;
@@ -185,6 +200,7 @@ export class MediaSession {
       this._peer.destroy();
       this._peer = null;
     }
+    this._dropPrepared(call);
     if (this._pendingStream?.id === call.id) {
       stopStream(this._pendingStream.stream);
       this._pendingStream = null;

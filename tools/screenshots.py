@@ -140,6 +140,8 @@ class Gallery:
     def video_call(self, caller: Page, callee: Page) -> None:
         self.place(caller, callee, "video")
         self.shoot(caller, "video-outgoing")
+        # Connect while it rings: the callee sees itself behind the incoming call.
+        poll(callee, "() => document.querySelector('[data-ck=\"preview\"]').videoWidth > 0", "the callee's preview")
         self.shoot(callee, "video-incoming")
         self.answer(caller, callee)
         # Their video, not a black frame: wait until frames are decoded on both sides.

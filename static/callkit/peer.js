@@ -33,9 +33,16 @@ export class Peer extends EventTarget {
     this.pc.onicecandidate = ({ candidate }) =>
       this._emit("signal", { type: "rtc.candidate", candidate: candidate ? candidate.toJSON() : null });
     this.pc.ontrack = ({ track }) => {
-      if (!this.remoteStream.getTracks().includes(track)) this.remoteStream.addTrack(track);
+      // A track joins the stream once its media arrives: one that never will (a held slot the
+      // other side leaves empty, e.g. it has no camera) would keep a <video> from playing the rest.
+      const add = () => {
+        if (this.destroyed || this.remoteStream.getTracks().includes(track)) return;
+        this.remoteStream.addTrack(track);
+        this._emit("track", { track, stream: this.remoteStream });
+      };
+      if (track.muted) track.addEventListener("unmute", add, { once: true });
+      else add();
       track.onended = () => this.remoteStream.removeTrack(track);
-      this._emit("track", { track, stream: this.remoteStream });
     };
     this.pc.onconnectionstatechange = () =>
       this._emit("connectionstate", { state: this.pc.connectionState });
@@ -89,6 +96,7 @@ export class Peer extends EventTarget {
     this.held = false;
     this.localStream = stream;
     for (const track of stream?.getTracks() ?? []) {
+      if (this.pc.getSenders().some((sender) => sender.track === track)) continue; // sent already
       const slot = this.pc.getTransceivers().find(
         (t) => t.receiver.track.kind === track.kind && !t.sender.track && !t.stopped && t.currentDirection !== "stopped",
       );

@@ -134,3 +134,50 @@ def test_switched_off_nothing_connects_before_accept(open_page, no_preconnect_se
     for page in (alice, bob):
         wait_growing(page, "video", "framesDecoded")
         wait_growing(page, "audio", "totalAudioEnergy")
+
+
+def test_a_ringing_tab_whose_socket_blips_prepares_again_and_connects(open_page, server):
+    from .proxy import CuttableProxy
+
+    proxy = CuttableProxy(server.port)
+    try:
+        alice = open_page("alice", init_script=TRACK_CONNECTIONS)
+        bob = open_page("bob", base_url=proxy.url, init_script=TRACK_CONNECTIONS)
+        dialog = place_call(alice, bob, "Bob Builder", "Alice Liddell", "video")
+        connected_while_ringing([(alice, 1), (bob, 1)])
+        proxy.cut()  # Bob's new socket has a new link: what he prepared is known by the old one
+        poll(bob, "() => window.callkit.connectionState === 'reconnecting'", what="bob to notice the drop")
+        poll(bob, "() => window.callkit.connectionState === 'open'", what="bob to reconnect")
+        connected_while_ringing([(bob, 1)])
+        poll(alice, "() => window.__ckLive().filter((s) => s === 'connected').length === 2",
+             what="the caller to connect with the new link too")
+        dialog.get_by_role("button", name="Accept").click()
+        for page in (alice, bob):
+            wait_growing(page, "video", "framesDecoded")
+            wait_growing(page, "audio", "totalAudioEnergy")
+        poll(alice, "() => window.__ckLive().length === 1", what="the stale link closed")
+    finally:
+        proxy.close()
+
+
+# The camera takes its time: getUserMedia waits until the test lets it finish.
+SLOW_CAMERA = """
+(() => {
+  const real = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+  let open;
+  const gate = new Promise((resolve) => (open = resolve));
+  window.__openCamera = () => open();
+  navigator.mediaDevices.getUserMedia = async (constraints) => { await gate; return real(constraints); };
+})();
+"""
+
+
+def test_accept_before_the_camera_opened_sends_once_it_has(open_page):
+    alice = open_page("alice", init_script=TRACK_CONNECTIONS)
+    bob = open_page("bob", init_script=TRACK_CONNECTIONS + SLOW_CAMERA)
+    dialog = place_call(alice, bob, "Bob Builder", "Alice Liddell", "video")
+    dialog.get_by_role("button", name="Accept").click()  # the preview's camera is still opening
+    bob.evaluate("() => window.__openCamera()")
+    for page in (alice, bob):
+        wait_growing(page, "video", "framesDecoded")
+        wait_growing(page, "audio", "totalAudioEnergy")

@@ -51,6 +51,10 @@ export class Inbound {
         if (previous !== "ended") this._onEnded(current, previous);
       } else if (current.thisDevice) {
         this._afterReconnect(current, previous, live, message.this_tab === true);
+      } else if (live.state === "ringing" && current.role === "callee" && message.type === "hello") {
+        // A new connection has a new link: the caller knows the prepared one by the old.
+        this._dropPrepared(current);
+        this._prepareIncoming(current);
       }
     } else if (live && live.state !== "ended") {
       const call = this._adopt(live, message.role, false);
@@ -119,7 +123,7 @@ export class Inbound {
             this._peerLink = message.link ?? null;
           }
           this._sendMediaStateIfChanged(call);
-        } else if (call.role === "callee" && call.thisDevice && !this._peer && this._pendingStream?.id === call.id) {
+        } else if (call.role === "callee" && call.thisDevice && !this._peer && (this._pendingStream?.id === call.id || call.localStream)) {
           // Glare: we called them as they called us; the server answered their call for us.
           this._adoptPendingStream(call);
           if (call.media === "audio") {
@@ -129,7 +133,16 @@ export class Inbound {
             }
             call.localMedia = { ...call.localMedia, camera: false };
           }
-          this._startPeer(call, { polite: false, offer: true });
+          // It may have rung here long enough to prepare a connection: use it, not a second one.
+          const prepared = this._takePrepared(call);
+          if (prepared) {
+            prepared.media.then(({ stream }) => stopStream(stream), () => {}); // our own call's stream is used
+            this._usePeer(call, prepared.peer, null);
+            if (call.localStream) prepared.peer.release(call.localStream);
+            prepared.peer.resendOffer();
+          } else {
+            this._startPeer(call, { polite: false, offer: true });
+          }
           this._sendMediaStateIfChanged(call);
         }
         this._emitState(call, previous);

@@ -15,7 +15,7 @@ export class Preconnect {
   _prepareIncoming(call) {
     if (!this.config?.preconnect || this._prepared || call.role !== "callee" || call.state !== "ringing") return;
     const peer = this._newPeer({ polite: false, held: true });
-    const prepared = { call, peer, media: null };
+    const prepared = { call, peer, media: null, dropped: false };
     this._prepared = prepared;
     peer.addEventListener("signal", (e) => {
       if (this._prepared === prepared) this.signaling.send({ ...e.detail, call_id: call.id });
@@ -25,8 +25,8 @@ export class Preconnect {
     // between Accept and media. A failure here is reported by accept(), which tries again.
     prepared.media = openLocalMedia(call.media, { microphoneId: this.devices.microphoneId, cameraId: this.devices.cameraId });
     prepared.media.then(({ stream }) => {
-      if (this._prepared !== prepared) stopStream(stream);
-      else this._emit("preview", { call, stream });
+      if (prepared.dropped) stopStream(stream);
+      else if (this._prepared === prepared) this._emit("preview", { call, stream });
     }, () => {});
   }
 
@@ -42,6 +42,7 @@ export class Preconnect {
     const prepared = this._prepared;
     if (prepared && (!call || prepared.call.id === call.id)) {
       this._prepared = null;
+      prepared.dropped = true;
       prepared.peer.destroy();
       prepared.media.then(({ stream }) => stopStream(stream), () => {});
     }

@@ -173,6 +173,8 @@ kit.addEventListener("moved", (e) => {
   play(selfVideo, null);
   render(e.detail.call);
 });
+// Connect while it rings: your camera is open already; show yourself beside the incoming call.
+kit.addEventListener("preview", (e) => play(selfVideo, e.detail.stream));
 kit.addEventListener("localstream", (e) => {
   play(selfVideo, e.detail.stream);
   sessionStorage.setItem(HELD_KEY, e.detail.call.id);

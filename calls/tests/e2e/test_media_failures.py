@@ -12,9 +12,12 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def refuse_media(name: str, video_only: bool) -> str:
-    """An init script that makes getUserMedia fail as a browser would (`name` is the DOMException)."""
+    """An init script that makes getUserMedia fail as a browser would (`name` is the DOMException);
+    a browser that refuses permission also says so to the Permissions API."""
+    denied = "true" if name == "NotAllowedError" else "false"
     return f"""
     (() => {{
+      if ({denied}) navigator.permissions.query = async (d) => ({{ name: d.name, state: "denied" }});
       const real = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
       navigator.mediaDevices.getUserMedia = (constraints) => {{
         if (!{str(video_only).lower()} || constraints.video) {{

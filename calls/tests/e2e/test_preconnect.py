@@ -167,7 +167,8 @@ SLOW_CAMERA = """
   let open;
   const gate = new Promise((resolve) => (open = resolve));
   window.__openCamera = () => open();
-  navigator.mediaDevices.getUserMedia = async (constraints) => { await gate; return real(constraints); };
+  window.__asked = 0;
+  navigator.mediaDevices.getUserMedia = async (constraints) => { window.__asked += 1; await gate; return real(constraints); };
 })();
 """
 
@@ -181,3 +182,33 @@ def test_accept_before_the_camera_opened_sends_once_it_has(open_page):
     for page in (alice, bob):
         wait_growing(page, "video", "framesDecoded")
         wait_growing(page, "audio", "totalAudioEnergy")
+
+
+def test_a_caller_allowed_its_devices_rings_before_they_open(open_page):
+    alice = open_page("alice", init_script=TRACK_CONNECTIONS + SLOW_CAMERA)
+    alice.context.grant_permissions(["camera", "microphone"])
+    bob = open_page("bob", init_script=TRACK_CONNECTIONS)
+    # Bob's phone rings while Alice's camera is still opening: the invite did not wait for it.
+    dialog = place_call(alice, bob, "Bob Builder", "Alice Liddell", "video")
+    assert alice.evaluate("() => window.callkit.currentCall.localStream") is None
+    alice.evaluate("() => window.__openCamera()")
+    poll(alice, "() => window.callkit.currentCall.localStream !== null", what="the caller's camera")
+    assert_nothing_sent([alice, bob], samples=1)
+    dialog.get_by_role("button", name="Accept").click()
+    for page in (alice, bob):
+        wait_growing(page, "video", "framesDecoded")
+        wait_growing(page, "audio", "totalAudioEnergy")
+
+
+def test_a_caller_not_yet_allowed_asks_before_it_rings(open_page):
+    # The browser would ask: no permission yet (Chromium's fake media UI says "granted" to everything).
+    not_yet = "navigator.permissions.query = async (d) => ({ name: d.name, state: 'prompt' });"
+    alice = open_page("alice", init_script=SLOW_CAMERA + not_yet)
+    bob = open_page("bob")
+    alice.get_by_role("button", name="Video call Bob Builder").click()
+    poll(alice, "() => window.__asked > 0", what="the caller's devices to be asked for")
+    # An invite sent meanwhile would be handled before this ping (one socket, in order).
+    alice.evaluate("() => window.callkit.signaling.request({type: 'ping'})")
+    assert Call.objects.count() == 0  # nobody is rung while the caller's devices are not open
+    alice.evaluate("() => window.__openCamera()")
+    expect(bob.get_by_role("alertdialog")).to_be_visible()

@@ -303,13 +303,19 @@ export class CallKit extends EventTarget {
     }
     call.localStream = stream;
     call.localMedia = { mic: true, camera: stream.getVideoTracks().length > 0 };
-    this._emit("localstream", { call, stream });
     // We offer: send accept, then at once start the peer; the server relays our offer only
     // after it has processed the accept (messages on one socket are handled in order).
     const accepted = this.signaling.request({ type: "call.accept", call_id: call.id });
     call.thisDevice = true;
-    if (prepared) this._usePeer(call, prepared.peer, null);
-    else this._startPeer(call, { polite: false, offer: true });
+    if (prepared) {
+      // Connected while it rang: answering is sending. (Should another tab have answered first,
+      // the caller never shows this connection and closes it on its accepted.)
+      this._usePeer(call, prepared.peer, null);
+      prepared.peer.release(stream);
+    } else {
+      this._startPeer(call, { polite: false, offer: true });
+    }
+    this._emit("localstream", { call, stream });
     try {
       await accepted;
     } catch (error) {
@@ -318,11 +324,7 @@ export class CallKit extends EventTarget {
       this._emit("error", { code: error.code, message: error.message });
       throw error;
     }
-    if (prepared) {
-      // Ours now: media may flow. An offer still unanswered goes again (it may have been lost).
-      prepared.peer.release(stream);
-      prepared.peer.resendOffer();
-    }
+    prepared?.peer.resendOffer(); // an offer still unanswered goes again (it may have been lost)
     this._sendMediaStateIfChanged(call);
     return call;
   }

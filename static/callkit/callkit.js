@@ -278,21 +278,22 @@ export class CallKit extends EventTarget {
     const call = this._require("ringing", "callee");
     const wanted = media ?? call.media;
     // Connected while it rang (kit/preconnect.js): the devices are open, Accept only sets the tracks.
-    const prepared = this._takePrepared(call);
+    // The prepared connection goes on signalling while the camera may still be opening.
+    const prepared = this._preparedFor(call);
     let opened;
     try {
       opened = prepared
         ? await prepared.media.catch(() => this._openMedia(wanted))
         : (await Promise.all([this._openMedia(wanted), this._freshIce()]))[0];
     } catch (error) {
-      prepared?.peer.destroy();
+      this._dropPrepared(call);
       throw error;
     }
     const { stream, videoError } = opened;
     if (videoError) this._emit("error", { code: videoError.code, message: `${videoError.message} ${gettext("You answer with audio only.")}` });
     if (this.currentCall !== call || call.state !== "ringing") {
       stopStream(stream);
-      prepared?.peer.destroy();
+      this._dropPrepared(call);
       throw new SignalingError("invalid_state", gettext("The call is no longer ringing."));
     }
     if (wanted === "audio") {
@@ -303,19 +304,17 @@ export class CallKit extends EventTarget {
     }
     call.localStream = stream;
     call.localMedia = { mic: true, camera: stream.getVideoTracks().length > 0 };
+    this._emit("localstream", { call, stream });
     // We offer: send accept, then at once start the peer; the server relays our offer only
     // after it has processed the accept (messages on one socket are handled in order).
     const accepted = this.signaling.request({ type: "call.accept", call_id: call.id });
     call.thisDevice = true;
     if (prepared) {
-      // Connected while it rang: answering is sending. (Should another tab have answered first,
-      // the caller never shows this connection and closes it on its accepted.)
-      this._usePeer(call, prepared.peer, null);
-      prepared.peer.release(stream);
+      this._usePeer(call, prepared.peer);
+      this._prepared = null;
     } else {
       this._startPeer(call, { polite: false, offer: true });
     }
-    this._emit("localstream", { call, stream });
     try {
       await accepted;
     } catch (error) {
@@ -324,7 +323,12 @@ export class CallKit extends EventTarget {
       this._emit("error", { code: error.code, message: error.message });
       throw error;
     }
-    prepared?.peer.resendOffer(); // an offer still unanswered goes again (it may have been lost)
+    if (prepared) {
+      // The server took our answer: media may flow now (not before: another tab may have won,
+      // or the caller given up). An offer still unanswered goes again (it may have been lost).
+      prepared.peer.release(stream);
+      prepared.peer.resendOffer();
+    }
     this._sendMediaStateIfChanged(call);
     return call;
   }

@@ -150,7 +150,11 @@ export class Peer extends EventTarget {
         return;
       }
       const description = { type: message.type === "rtc.offer" ? "offer" : "answer", sdp: message.sdp };
-      if (description.type === "offer" && message.sdp === this._lastOffer) return; // sent again: answered already
+      if (description.type === "offer" && message.sdp === this._lastOffer) {
+        // Sent again (our answer may have been lost): answer again, the same answer.
+        if (this.pc.localDescription?.type === "answer") this._emit("signal", { type: "rtc.answer", sdp: this.pc.localDescription.sdp });
+        return;
+      }
       const readyForOffer =
         !this._makingOffer && (this.pc.signalingState === "stable" || this._answerPending);
       const collision = description.type === "offer" && !readyForOffer;

@@ -212,3 +212,25 @@ def test_a_caller_not_yet_allowed_asks_before_it_rings(open_page):
     assert Call.objects.count() == 0  # nobody is rung while the caller's devices are not open
     alice.evaluate("() => window.__openCamera()")
     expect(bob.get_by_role("alertdialog")).to_be_visible()
+
+
+def test_after_the_callees_socket_blips_mid_call_its_renegotiation_is_answered(open_page, server):
+    from .proxy import CuttableProxy
+
+    proxy = CuttableProxy(server.port)
+    try:
+        alice = open_page("alice")
+        bob = open_page("bob", base_url=proxy.url)
+        place_call(alice, bob, "Bob Builder", "Alice Liddell", "video").get_by_role("button", name="Accept").click()
+        wait_growing(alice, "video", "framesDecoded")
+        proxy.cut()  # Bob's new socket is a new connection, with a new link
+        poll(bob, "() => window.callkit.connectionState === 'reconnecting'", what="bob to notice the drop")
+        poll(bob, "() => window.callkit.connectionState === 'open'", what="bob to reconnect")
+        poll(alice, "() => window.callkit.currentCall.info.away.length === 0", what="bob to be back")
+        ufrag = "() => window.callkit._peer.pc.remoteDescription.sdp.match(/a=ice-ufrag:(\\S+)/)[1]"
+        before = bob.evaluate(ufrag)
+        bob.evaluate("() => window.callkit.restartIce()")  # a new offer, from the new connection
+        poll(bob, f"(old) => ({ufrag})() !== old", before, what="Alice's answer to Bob's ICE restart")
+        wait_growing(alice, "video", "framesDecoded")
+    finally:
+        proxy.close()

@@ -20,6 +20,9 @@ export class Inbound {
         this._peerFor(message)?.signal(message);
         return;
       case "error":
+        // A late rtc.* for a connection that is gone (another tab answered, a reconnect): nothing
+        // for the user to act on. (Requests with a ref get their errors through their promise.)
+        if (message.code === "not_in_call" && message.ref == null) return;
         return this._emit("error", { code: message.code, message: message.message });
       case "pong":
         return;
@@ -53,7 +56,7 @@ export class Inbound {
         this._afterReconnect(current, previous, live, message.this_tab === true);
       } else if (live.state === "ringing" && current.role === "callee" && message.type === "hello") {
         // A new connection has a new link: the caller knows the prepared one by the old.
-        this._dropPrepared(current);
+        this._prepareAgain(current);
         this._prepareIncoming(current);
       }
     } else if (live && live.state !== "ended") {
@@ -75,6 +78,9 @@ export class Inbound {
     const mediaUp = this._peer?.pc.connectionState === "connected";
     const stillOurs = thisTab || live.away.includes(call.role) || live.state === "ringing";
     this._emitState(call, previous);
+    if (live.state === "ringing" && call.role === "caller") {
+      this._dropLinks(); // the ringing tabs prepare again with this new connection (call.resumed)
+    }
     if (!stillOurs) {
       call.thisDevice = false; // another tab of ours took the call over
       this._teardownMedia(call);
@@ -118,10 +124,7 @@ export class Inbound {
       case "call.accepted":
         if (call.role === "caller" && call.thisDevice && !this._peer) {
           // The connection prepared with the tab that answered, else one that waits for its offer.
-          if (!this._promoteLink(call, message.link)) {
-            this._startPeer(call, { polite: true, offer: false });
-            this._peerLink = message.link ?? null;
-          }
+          if (!this._promoteLink(call, message.link)) this._startPeer(call, { polite: true, offer: false });
           this._sendMediaStateIfChanged(call);
         } else if (call.role === "callee" && call.thisDevice && !this._peer && (this._pendingStream?.id === call.id || call.localStream)) {
           // Glare: we called them as they called us; the server answered their call for us.
@@ -137,7 +140,7 @@ export class Inbound {
           const prepared = this._takePrepared(call);
           if (prepared) {
             prepared.media.then(({ stream }) => stopStream(stream), () => {}); // our own call's stream is used
-            this._usePeer(call, prepared.peer, null);
+            this._usePeer(call, prepared.peer);
             if (call.localStream) prepared.peer.release(call.localStream);
             prepared.peer.resendOffer();
           } else {
@@ -165,6 +168,9 @@ export class Inbound {
       case "call.away":
         return this._emit("away", { call, sides: info.away });
       case "call.resumed":
+        if (call.state === "ringing" && call.role === "callee" && message.side === "caller") {
+          this._prepareAgain(call); // the caller's new connection knows nothing of what we prepared
+        }
         if (message.side === call.role) {
           if (wasHere && !call.thisDevice) {
             // Another tab of ours took the call over.

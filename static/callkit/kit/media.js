@@ -14,7 +14,7 @@ export class MediaSession {
 
   _startPeer(call, { polite, offer }) {
     const peer = this._newPeer({ polite });
-    this._usePeer(call, peer, null);
+    this._usePeer(call, peer);
     peer.attach(call.localStream);
     if (offer) peer.start(call.media === "video" ? ["audio", "video"] : ["audio"]);
   }
@@ -29,14 +29,13 @@ export class MediaSession {
     });
   }
 
-  /** Make `peer` the call's media connection (`link`: the other side's connection it talks to, if known). */
-  _usePeer(call, peer, link) {
+  /** Make `peer` the call's media connection. */
+  _usePeer(call, peer) {
     clearTimeout(this._failTimer);
     this._failTimer = null;
     this._iceRestarted = false;
     if (this._peer && this._peer !== peer) this._peer.destroy();
     this._peer = peer;
-    this._peerLink = link;
     this._armFailTimer(call, peer, (this.config?.connect_timeout ?? CONNECT_TIMEOUT_MS / 1000) * 1000);
     call.connection = "connecting";
     call.remoteStream = peer.remoteStream;
@@ -48,7 +47,9 @@ export class MediaSession {
     peer.addEventListener("error", (e) => this._emit("error", { code: "media_error", message: String(e.detail.error?.message ?? e.detail.error) }));
     // A connection prepared while it rang may have its tracks and be connected already.
     if (peer.remoteStream.getTracks().length) this._emit("remotestream", { call, stream: peer.remoteStream });
-    if (peer.pc.connectionState === "connected") this._onPeerState(call, peer, "connected");
+    if (["connected", "disconnected", "failed"].includes(peer.pc.connectionState)) {
+      this._onPeerState(call, peer, peer.pc.connectionState); // e.g. it failed while it rang: restart ICE now
+    }
   }
 
   _onPeerState(call, peer, state) {
@@ -183,6 +184,12 @@ export class MediaSession {
   _adoptPendingStream(call) {
     if (this._pendingStream?.id !== call.id || !this._pendingStream.stream) return; // still opening
     call.localStream = this._pendingStream.stream;
+    if (call.media === "audio") {
+      for (const track of call.localStream.getVideoTracks()) {
+        track.stop(); // an audio call (theirs, answered for us at glare): our camera stays off
+        call.localStream.removeTrack(track);
+      }
+    }
     call.localMedia = { mic: true, camera: call.localStream.getVideoTracks().length > 0 };
     this._pendingStream = null;
     if (call.state === "ended") stopStream(call.localStream);

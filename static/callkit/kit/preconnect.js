@@ -12,28 +12,47 @@ const MAX_LINKS = 32; // ringing tabs of one callee a caller answers (the server
 export class Preconnect {
 
   /** A ringing tab of the callee: open the camera (self-preview) and offer on a held connection. */
-  _prepareIncoming(call) {
+  _prepareIncoming(call, media = null) {
     if (!this.config?.preconnect || this._prepared || call.role !== "callee" || call.state !== "ringing") return;
     const peer = this._newPeer({ polite: false, held: true });
-    const prepared = { call, peer, media: null, dropped: false };
+    // `media`: the devices' promise, shared by every connection prepared for this call; marked
+    // `dropped` when the call no longer needs them, so that a late camera is closed at once.
+    const prepared = { call, peer, media, taken: false };
     this._prepared = prepared;
     peer.addEventListener("signal", (e) => {
       if (this._prepared === prepared) this.signaling.send({ ...e.detail, call_id: call.id });
     });
     peer.prepare(call.media === "video" ? ["audio", "video"] : ["audio"]);
+    if (media) return; // prepared again (a new connection on either side): the devices stay open
     // Asked while it rings, so that neither a permission prompt nor the camera's start-up sits
     // between Accept and media. A failure here is reported by accept(), which tries again.
     prepared.media = openLocalMedia(call.media, { microphoneId: this.devices.microphoneId, cameraId: this.devices.cameraId });
     prepared.media.then(({ stream }) => {
-      if (prepared.dropped) stopStream(stream);
-      else if (this._prepared === prepared) this._emit("preview", { call, stream });
+      if (prepared.media.dropped) stopStream(stream);
+      else if (this._prepared?.media === prepared.media) this._emit("preview", { call, stream });
     }, () => {});
   }
 
-  /** The prepared connection and preview of `call`, if this tab made them (taken: no longer dropped). */
-  _takePrepared(call) {
-    const prepared = this._prepared?.call.id === call.id ? this._prepared : null;
+  /** Offer again on a new held connection, keeping the devices open (the old one is known by a stale link). */
+  _prepareAgain(call) {
+    const prepared = this._prepared;
+    if (!prepared || prepared.call.id !== call.id || prepared.taken) return;
     this._prepared = null;
+    prepared.peer.destroy();
+    this._prepareIncoming(call, prepared.media);
+  }
+
+  /** What this tab prepared for `call`, if anything; it keeps signalling until _usePeer takes it over. */
+  _preparedFor(call) {
+    const prepared = this._prepared?.call.id === call.id ? this._prepared : null;
+    if (prepared) prepared.taken = true;
+    return prepared;
+  }
+
+  /** The prepared connection of `call` becomes the call's own: this part lets go of it. */
+  _takePrepared(call) {
+    const prepared = this._preparedFor(call);
+    if (prepared) this._prepared = null;
     return prepared;
   }
 
@@ -42,8 +61,8 @@ export class Preconnect {
     const prepared = this._prepared;
     if (prepared && (!call || prepared.call.id === call.id)) {
       this._prepared = null;
-      prepared.dropped = true;
       prepared.peer.destroy();
+      prepared.media.dropped = true;
       prepared.media.then(({ stream }) => stopStream(stream), () => {});
     }
     if (!call || call.id === this._linksCall) this._dropLinks();
@@ -59,10 +78,9 @@ export class Preconnect {
   _peerFor(message) {
     const call = this.currentCall;
     if (!call || call.id !== message.call_id) return null;
-    if (this._peer) {
-      if (!this._peerLink || !message.link || message.link === this._peerLink) return this._peer;
-      return null; // a ringing tab that lost the race, still trickling
-    }
+    // Once answered, only the connection holding the other side reaches this one (the server
+    // drops what losing ringing tabs send), whatever its link: it may have reconnected since.
+    if (this._peer) return this._peer;
     if (this._prepared?.call === call) return this._prepared.peer;
     if (call.role === "caller" && call.state === "ringing" && call.thisDevice && message.link && this.config?.preconnect) {
       return this._linkPeer(call, message.link, message.type === "rtc.offer");
@@ -93,7 +111,7 @@ export class Preconnect {
     if (peer) this._links.delete(link);
     this._dropPrepared(call);
     if (!peer) return false;
-    this._usePeer(call, peer, link);
+    this._usePeer(call, peer);
     if (call.localStream) peer.release(call.localStream);
     return true;
   }

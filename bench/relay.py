@@ -454,7 +454,9 @@ def summarise(stats: dict, load: dict) -> dict:
 def django_env(db_url: str, redis_url: str | None) -> dict:
     env = dict(os.environ, DJANGO_SETTINGS_MODULE=SETTINGS, DJANGO_DEBUG="0",
                DJANGO_SECRET_KEY="bench-only", DJANGO_SECURE_COOKIES="0",
-               CALLKIT_INVITES_PER_MINUTE="10000", DATABASE_URL=db_url, PYTHONUNBUFFERED="1")
+               CALLKIT_INVITES_PER_MINUTE="10000", DATABASE_URL=db_url, PYTHONUNBUFFERED="1",
+               # 1,000 sockets from one address (the load generator): above the per-address cap.
+               CALLKIT_MAX_SOCKETS_PER_ADDRESS="100000")
     env.pop("REDIS_URL", None)
     if redis_url:
         env["REDIS_URL"] = redis_url

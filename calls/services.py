@@ -9,7 +9,8 @@ from uuid import UUID
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Max, Q
+from django.db.models import Count, Max, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
@@ -124,15 +125,15 @@ def call_invite(
         raise CallError("self_call", _("You cannot call yourself."))
     if media not in Media.values:
         raise CallError("bad_message", _("media must be 'audio' or 'video'."))
-    callee = User.objects.filter(pk=callee_id, is_active=True).first()
+    now = clock.now()
+    # One round trip: the callee, the invite limits and a call of theirs ringing us (glare).
+    callee = _callee_with_limits(caller, callee_id, now)
     if callee is None:
         raise CallError("unknown_user", _("No such user."))
-    now = clock.now()
-    _check_invite_limits(caller, callee_id, now)
+    _check_invite_limits(callee, now)
     ring_for = timeout if timeout is not None else settings.CALLKIT_RING_TIMEOUT
-    glare = _glare(caller, callee_id)
-    if glare is not None:
-        return call_accept(call_id=glare.pk, user=caller, channel=channel, tab=tab)
+    if callee.glare_id is not None:
+        return call_accept(call_id=callee.glare_id, user=caller, channel=channel, tab=tab)
     try:
         return _place(caller=caller, callee=callee, media=media, channel=channel, tab=tab,
                       ring_for=ring_for, now=now)
@@ -145,28 +146,45 @@ def call_invite(
 _LONGEST_RING = timedelta(seconds=130)
 
 
-def _check_invite_limits(caller: User, callee_id: int, now: datetime) -> None:
-    """Refuse an invite over the caller's or the callee's rate, or too soon after a decline.
+def _count(calls: QuerySet, group: str, aggregate: Any, default: Any = None) -> Any:
+    """A scalar subquery: `aggregate` over `calls` (all of one `group` value), or `default` if none."""
+    value = Subquery(calls.order_by().values(group).annotate(value=aggregate).values("value")[:1])
+    return Coalesce(value, default) if default is not None else value
 
-    Counted from the bills themselves (one query on the caller's and the callee's indexes), so
-    the limits hold across every server process."""
+
+def _callee_with_limits(caller: User, callee_id: int, now: datetime) -> User | None:
+    """The active callee, annotated with the invite limits' counts and `glare_id`, in one query.
+
+    Each count is a subquery on the caller's or the callee's index (`call_caller_recent`,
+    `call_callee_recent`), so the limits hold across every server process."""
     minute_ago = now - timedelta(minutes=1)
     cooldown = timedelta(seconds=settings.CALLKIT_DECLINE_COOLDOWN)
     since = min(minute_ago, now - cooldown - _LONGEST_RING)
-    stats = Call.objects.filter(Q(caller=caller) | Q(callee_id=callee_id), created_at__gt=since).aggregate(
-        placed=Count("pk", filter=Q(caller=caller, created_at__gt=minute_ago)),
+    mine = Call.objects.filter(caller=caller)
+    to_them = Call.objects.filter(callee_id=callee_id)
+    return User.objects.filter(pk=callee_id, is_active=True).annotate(
+        placed=_count(mine.filter(created_at__gt=minute_ago), "caller", Count("pk"), 0),
         # Distinct callers: two pests at their own invite limit must not make someone unreachable.
-        incoming=Count("caller", distinct=True, filter=Q(callee_id=callee_id, created_at__gt=minute_ago)),
-        declined_at=Max("ended_at", filter=Q(caller=caller, callee_id=callee_id, status=Outcome.REJECTED)),
-    )
-    if stats["placed"] >= settings.CALLKIT_INVITES_PER_MINUTE:
+        incoming=_count(to_them.filter(created_at__gt=minute_ago), "callee", Count("caller", distinct=True), 0),
+        declined_at=_count(mine.filter(callee_id=callee_id, created_at__gt=since, status=Outcome.REJECTED),
+                           "caller", Max("ended_at")),
+        glare_id=Subquery(Call.objects.filter(
+            state=CallState.RINGING, caller_id=callee_id, callee_id=caller.pk).values("pk")[:1]),
+    ).first()
+
+
+def _check_invite_limits(callee: User, now: datetime) -> None:
+    """Refuse an invite over the caller's or the callee's rate, or too soon after a decline
+    (from the counts `_callee_with_limits` annotated on the callee)."""
+    cooldown = timedelta(seconds=settings.CALLKIT_DECLINE_COOLDOWN)
+    if callee.placed >= settings.CALLKIT_INVITES_PER_MINUTE:
         raise CallError("rate_limited", _("Too many calls in the last minute; wait a little."))
-    declined_at = stats["declined_at"]
+    declined_at = callee.declined_at
     if declined_at is not None and declined_at + cooldown > now:
         wait = math.ceil((declined_at + cooldown - now).total_seconds())
         raise CallError("cooling_down", format_lazy(
             _("They just declined your call; you can call again in {seconds} s."), seconds=wait))
-    if stats["incoming"] >= settings.CALLKIT_INCOMING_PER_MINUTE:
+    if callee.incoming >= settings.CALLKIT_INCOMING_PER_MINUTE:
         raise CallError("too_many_calls", _("They are getting too many calls right now; try again in a minute."))
 
 
@@ -188,21 +206,21 @@ def _place(
 ) -> Call:
     """Store a ringing call holding both lines, or a busy bill if the callee's line is taken."""
     transition(State.NEW, Event.INVITE, Role.CALLER)
+    ringing = dict(caller=caller, callee=callee, media=media, channel=channel, tab=tab,
+                   ring_for=ring_for, now=now)
+    try:
+        # Both lines free, as nearly always: both taken in one INSERT (in user-id order, so two
+        # invites between the same two people queue up on PostgreSQL instead of deadlocking),
+        # with no savepoint; if either is taken, all of it rolls back and the path below finds out which.
+        with transaction.atomic():
+            call = _new_call(**ringing)
+            Line.objects.bulk_create([Line(user_id=user_id, call=call) for user_id in sorted((caller.pk, callee.pk))])
+            announce(call, "call.ringing")
+        return call
+    except IntegrityError:
+        pass
     with transaction.atomic():
-        call = Call.objects.create(
-            caller=caller,
-            callee=callee,
-            media=media,
-            initial_media=media,
-            state=CallState.RINGING,
-            created_at=now,
-            ring_deadline=now + timedelta(seconds=ring_for),
-            caller_channel=channel,
-            caller_tab=tab,
-            caller_seen_at=now,
-        )
-        # Take both lines in user-id order, so two invites between the same two people
-        # (each calling the other) queue up on PostgreSQL instead of deadlocking.
+        call = _new_call(**ringing)
         busy = False
         for user_id in sorted((caller.pk, callee.pk)):
             try:
@@ -228,6 +246,15 @@ def _place(
             return call
         announce(call, "call.ringing")
     return call
+
+
+def _new_call(*, caller: User, callee: User, media: str, channel: str, tab: str, ring_for: float,
+              now: datetime) -> Call:
+    return Call.objects.create(
+        caller=caller, callee=callee, media=media, initial_media=media, state=CallState.RINGING,
+        created_at=now, ring_deadline=now + timedelta(seconds=ring_for),
+        caller_channel=channel, caller_tab=tab, caller_seen_at=now,
+    )
 
 
 def call_accept(*, call_id: UUID | str, user: User, channel: str, tab: str = "") -> Call:

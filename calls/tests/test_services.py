@@ -525,3 +525,13 @@ def test_a_caller_gone_while_ringing_stays_an_unanswered_cancel(alice, bob, sett
     assert (row.status, row.end_reason, row.answered_at, row.duration) == (
         "canceled", "connection_lost", None, timedelta(0))
     assert row.ended_at == left
+
+
+def test_an_invite_is_one_read_and_one_insert_per_table(alice, bob):
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        invite(alice, bob)
+    verbs = sorted(q["sql"].split(None, 1)[0].upper() for q in queries.captured_queries)
+    # The callee, the invite limits and glare in one SELECT; the call and both lines in one INSERT each.
+    assert [v for v in verbs if v not in ("BEGIN", "COMMIT")] == ["INSERT", "INSERT", "SELECT"]

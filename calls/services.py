@@ -3,14 +3,16 @@
 import logging
 import math
 from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 from typing import Any
 from uuid import UUID
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
-from django.db.models import Count, Max, Q, QuerySet, Subquery
-from django.db.models.functions import Coalesce
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
@@ -146,31 +148,51 @@ def call_invite(
 _LONGEST_RING = timedelta(seconds=130)
 
 
-def _count(calls: QuerySet, group: str, aggregate: Any, default: Any = None) -> Any:
-    """A scalar subquery: `aggregate` over `calls` (all of one `group` value), or `default` if none."""
-    value = Subquery(calls.order_by().values(group).annotate(value=aggregate).values("value")[:1])
-    return Coalesce(value, default) if default is not None else value
+# The callee with the invite limits' counts and glare, in one statement on SQLite and PostgreSQL.
+# Written out rather than built with the ORM: building and compiling four subqueries cost about
+# 40% of the database thread's time per call under load (docs/performance.md), the query itself a
+# fifth of that. Each subquery is a range scan of an index: the caller's (`call_caller_recent`)
+# or the callee's (`call_callee_recent`) recent calls; glare goes through the caller's line (a
+# ringing call holds it), two primary-key lookups however long their history.
+_CALLEE_WITH_LIMITS = """
+SELECT u.*,
+  (SELECT COUNT(*) FROM calls_call c WHERE c.caller_id = %s AND c.created_at > %s) AS placed,
+  (SELECT COUNT(DISTINCT c.caller_id) FROM calls_call c
+     WHERE c.callee_id = %s AND c.created_at > %s) AS incoming,
+  (SELECT MAX(c.ended_at) FROM calls_call c
+     WHERE c.caller_id = %s AND c.callee_id = %s AND c.created_at > %s AND c.status = %s) AS declined_at,
+  (SELECT c.id FROM calls_line l JOIN calls_call c ON c.id = l.call_id
+     WHERE l.user_id = %s AND c.caller_id = %s AND c.state = %s) AS glare_id
+FROM calls_user u WHERE u.id = %s AND u.is_active
+"""
 
 
 def _callee_with_limits(caller: User, callee_id: int, now: datetime) -> User | None:
-    """The active callee, annotated with the invite limits' counts and `glare_id`, in one query.
-
-    Each count is a subquery on the caller's or the callee's index (`call_caller_recent`,
-    `call_callee_recent`), so the limits hold across every server process."""
+    """The active callee, annotated with the invite limits' counts (`placed`: the caller's calls
+    in the last minute; `incoming`: distinct callers of the callee in it; `declined_at`: when the
+    callee last declined the caller) and `glare_id` (their call ringing us), in one query; so the
+    limits hold across every server process."""
     minute_ago = now - timedelta(minutes=1)
     cooldown = timedelta(seconds=settings.CALLKIT_DECLINE_COOLDOWN)
     since = min(minute_ago, now - cooldown - _LONGEST_RING)
-    mine = Call.objects.filter(caller=caller)
-    to_them = Call.objects.filter(callee_id=callee_id)
-    return User.objects.filter(pk=callee_id, is_active=True).annotate(
-        placed=_count(mine.filter(created_at__gt=minute_ago), "caller", Count("pk"), 0),
-        # Distinct callers: two pests at their own invite limit must not make someone unreachable.
-        incoming=_count(to_them.filter(created_at__gt=minute_ago), "callee", Count("caller", distinct=True), 0),
-        declined_at=_count(mine.filter(callee_id=callee_id, created_at__gt=since, status=Outcome.REJECTED),
-                           "caller", Max("ended_at")),
-        glare_id=Subquery(Call.objects.filter(
-            state=CallState.RINGING, caller_id=callee_id, callee_id=caller.pk).values("pk")[:1]),
-    ).first()
+    moment = connection.ops.adapt_datetimefield_value
+    params = [caller.pk, moment(minute_ago), callee_id, moment(minute_ago),
+              caller.pk, callee_id, moment(since), Outcome.REJECTED.value,
+              caller.pk, callee_id, CallState.RINGING.value, callee_id]
+    callee = next(iter(User.objects.raw(_CALLEE_WITH_LIMITS, params)), None)
+    if callee is not None:
+        callee.declined_at = _aware(callee.declined_at)
+        callee.glare_id = None if callee.glare_id is None else UUID(str(callee.glare_id))
+    return callee
+
+
+def _aware(value: datetime | str | None) -> datetime | None:
+    """A timestamp from a raw query: SQLite gives Django's UTC text, PostgreSQL a datetime."""
+    if isinstance(value, str):
+        value = parse_datetime(value)
+    if value is not None and timezone.is_naive(value):
+        value = timezone.make_aware(value, dt_timezone.utc)
+    return value
 
 
 def _check_invite_limits(callee: User, now: datetime) -> None:
@@ -196,9 +218,15 @@ class _Glare(Exception):
         self.call_id = call_id
 
 
+def _ringing_us(caller: User, callee_id: int) -> QuerySet:
+    """The call that `callee_id` is ringing `caller` with right now, found from the caller's line
+    (a ringing call holds it): two primary-key lookups, however long their history."""
+    return Call.objects.filter(lines__user_id=caller.pk, state=CallState.RINGING, caller_id=callee_id)
+
+
 def _glare(caller: User, callee_id: int) -> Call | None:
     """The call that `callee_id` is ringing `caller` with right now, if any."""
-    return Call.objects.filter(state=CallState.RINGING, caller_id=callee_id, callee_id=caller.pk).first()
+    return _ringing_us(caller, callee_id).first()
 
 
 def _place(

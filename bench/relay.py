@@ -463,7 +463,16 @@ def django_env(db_url: str, redis_url: str | None) -> dict:
     return env
 
 
-def callkit_target(label: str, processes: int, layer: str, db: str, tmp: str, users_n: int) -> tuple:
+def server_argv(server: str, port: int) -> list[str]:
+    """The command line of one server process (daphne is the project's; the others, to compare)."""
+    if server == "uvicorn":  # its `websockets` protocol; --loop asyncio, as daphne's (no uvloop)
+        return [sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(port), "--ws", "websockets",
+                "--loop", "asyncio", "--log-level", "warning", "callkit_web.asgi:application"]
+    return [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "callkit_web.asgi:application"]
+
+
+def callkit_target(label: str, processes: int, layer: str, db: str, tmp: str, users_n: int,
+                   server: str = "daphne") -> tuple:
     """Servers and users for one configuration of the project (fresh database and Redis db)."""
     db_url = f"sqlite:///{tmp}/bench-{label.replace(' ', '-')}.sqlite3" if db == "sqlite" else PG_URL
     redis_url = REDIS if layer == "redis" else None
@@ -478,8 +487,7 @@ def callkit_target(label: str, processes: int, layer: str, db: str, tmp: str, us
     servers = []
     for _ in range(processes):
         port = free_port()
-        servers.append({"port": port, "env": env, "argv": [
-            sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "callkit_web.asgi:application"]})
+        servers.append({"port": port, "env": env, "argv": server_argv(server, port)})
     return servers, users
 
 
@@ -504,6 +512,8 @@ def main() -> None:
     parser.add_argument("--db", choices=["sqlite", "postgres"], default=None)
     parser.add_argument("--compare-processes", action="store_true",
                         help="1 process in-memory, 1 process on Redis and 2 processes on Redis")
+    parser.add_argument("--server", choices=["daphne", "uvicorn"], default="daphne",
+                        help="ASGI server of the project's processes (uvicorn only to compare: not a dependency)")
     parser.add_argument("--clients", type=int, default=1, help="load-generator processes")
     parser.add_argument("--repeat", type=int, default=1, help="runs of everything; medians are printed")
     parser.add_argument("--no-baseline", action="store_true", help="skip the baseline (quick A/B runs)")
@@ -536,10 +546,10 @@ def main() -> None:
         for _ in range(args.repeat):
             results = []
             for label, processes, layer, db in configs:
-                servers, users = callkit_target(label, processes, layer, db, tmp, 2 * args.pairs)
+                servers, users = callkit_target(label, processes, layer, db, tmp, 2 * args.pairs, args.server)
                 if not results:
                     base_users = users
-                results.append(run_target(f"callkit: {label}", servers, users, args, log, loads, rate_box))
+                results.append(run_target(f"callkit ({args.server}): {label}", servers, users, args, log, loads, rate_box))
                 report(results[-1:], rate_box["rate"], partial=True)
             if not args.no_baseline:
                 base = run_target("baseline: websockets relay", baseline_target(base_users, tmp), base_users,

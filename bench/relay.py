@@ -376,7 +376,7 @@ def run_target(name: str, servers: list[dict], users: dict, args, log, loads: li
         opened = sum(c["open"] for c in connected)
         if opened != len(people):
             raise SystemExit(f"{name}: only {opened} of {len(people)} sockets opened: {connected}")
-        out = {"name": name, "sockets": opened, "rss_before": before, "rss_after": after,
+        out = {"name": name, "processes": len(servers), "sockets": opened, "rss_before": before, "rss_after": after,
                "kib_per_socket": (after - before) / opened,
                "connect_s": max(c["seconds"] for c in connected), "loads": []}
         for load in loads:
@@ -605,7 +605,24 @@ def report(results: list[dict], rate: float, partial: bool = False) -> None:
                     line += (f"   ({paced[key + '_p50'] / bp[key + '_p50']:.2f}x / "
                              f"{paced[key + '_p99'] / bp[key + '_p99']:.2f}x baseline)")
                 print(line)
+        if base and res is not base and paced:
+            print("  " + goals(res, base))
     sys.stdout.flush()
+
+
+def goals(res: dict, base: dict) -> str:
+    """Issue 13's figures for one target: calls/s, CPU per call, relay p99 against the baseline's."""
+    closed, paced, bp = res["loads"][0], res["loads"][1], base["loads"][1]
+    memory = "in-memory" in res["name"]
+    cpu_goal = 5 if memory else 15
+    calls_goal = 100 * res.get("processes", 1)  # one process 100 a second; two on Redis twice that
+    ratio = paced["relay_p99"] / bp["relay_p99"]
+    verdict = lambda ok: "met" if ok else "missed"  # noqa: E731
+    return (f"goals: {closed['calls_per_s']:.0f} calls/s (>= {calls_goal}: {verdict(closed['calls_per_s'] >= calls_goal)}); "
+            f"{closed['server_cpu_per_call_ms']:.1f} ms CPU/call (<= {cpu_goal}: "
+            f"{verdict(closed['server_cpu_per_call_ms'] <= cpu_goal)}); relay p99 {ratio:.1f}x baseline "
+            f"(<= 3x: {verdict(ratio <= 3)}); invite->incoming p50 {paced['incoming_p50']:.1f} ms "
+            f"({paced['incoming_p50'] / bp['incoming_p50']:.1f}x baseline)")
 
 
 if __name__ == "__main__":

@@ -62,8 +62,8 @@ def _send(groups: tuple[str, ...], payload: dict[str, Any]) -> None:
 
 
 def call_service(service: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
-    """`service` as a coroutine on a database thread that then sends the pushes it committed, in
-    commit order, before returning (so a socket's ack still follows the events of its request)."""
+    """`service` as a coroutine on the database thread that then sends the pushes it committed."""
+    # In commit order, before returning: a socket's ack still follows the events of its request.
 
     async def run(**kwargs: Any) -> Any:
         pending: list[tuple[tuple[str, ...], dict[str, Any]]] = []

@@ -168,10 +168,10 @@ FROM calls_user u WHERE u.id = %s AND u.is_active
 
 
 def _callee_with_limits(caller: User, callee_id: int, now: datetime) -> User | None:
-    """The active callee, annotated with the invite limits' counts (`placed`: the caller's calls
-    in the last minute; `incoming`: distinct callers of the callee in it; `declined_at`: when the
-    callee last declined the caller) and `glare_id` (their call ringing us), in one query; so the
-    limits hold across every server process."""
+    """The active callee with the invite limits' counts and `glare_id`, in one query."""
+    # placed: the caller's calls in the last minute; incoming: the callee's distinct callers in
+    # it; declined_at: when the callee last declined the caller; glare_id: their call ringing us.
+    # Counted from the bills themselves, so the limits hold across every server process.
     minute_ago = now - timedelta(minutes=1)
     cooldown = timedelta(seconds=settings.CALLKIT_DECLINE_COOLDOWN)
     since = min(minute_ago, now - cooldown - _LONGEST_RING)
@@ -196,8 +196,8 @@ def _aware(value: datetime | str | None) -> datetime | None:
 
 
 def _check_invite_limits(callee: User, now: datetime) -> None:
-    """Refuse an invite over the caller's or the callee's rate, or too soon after a decline
-    (from the counts `_callee_with_limits` annotated on the callee)."""
+    """Refuse an invite over the caller's or the callee's rate, or too soon after a decline."""
+    # From the counts `_callee_with_limits` annotated on the callee.
     cooldown = timedelta(seconds=settings.CALLKIT_DECLINE_COOLDOWN)
     if callee.placed >= settings.CALLKIT_INVITES_PER_MINUTE:
         raise CallError("rate_limited", _("Too many calls in the last minute; wait a little."))
@@ -219,8 +219,8 @@ class _Glare(Exception):
 
 
 def _ringing_us(caller: User, callee_id: int) -> QuerySet:
-    """The call that `callee_id` is ringing `caller` with right now, found from the caller's line
-    (a ringing call holds it): two primary-key lookups, however long their history."""
+    """The call that `callee_id` is ringing `caller` with right now, found through the caller's line."""
+    # A ringing call holds both lines: two primary-key lookups, however long their history.
     return Call.objects.filter(lines__user_id=caller.pk, state=CallState.RINGING, caller_id=callee_id)
 
 

@@ -376,7 +376,7 @@ def run_target(name: str, servers: list[dict], users: dict, args, log, loads: li
         opened = sum(c["open"] for c in connected)
         if opened != len(people):
             raise SystemExit(f"{name}: only {opened} of {len(people)} sockets opened: {connected}")
-        out = {"name": name, "sockets": opened, "rss_before": before, "rss_after": after,
+        out = {"name": name, "processes": len(servers), "sockets": opened, "rss_before": before, "rss_after": after,
                "kib_per_socket": (after - before) / opened,
                "connect_s": max(c["seconds"] for c in connected), "loads": []}
         for load in loads:
@@ -454,14 +454,25 @@ def summarise(stats: dict, load: dict) -> dict:
 def django_env(db_url: str, redis_url: str | None) -> dict:
     env = dict(os.environ, DJANGO_SETTINGS_MODULE=SETTINGS, DJANGO_DEBUG="0",
                DJANGO_SECRET_KEY="bench-only", DJANGO_SECURE_COOKIES="0",
-               CALLKIT_INVITES_PER_MINUTE="10000", DATABASE_URL=db_url, PYTHONUNBUFFERED="1")
+               CALLKIT_INVITES_PER_MINUTE="10000", DATABASE_URL=db_url, PYTHONUNBUFFERED="1",
+               # 1,000 sockets from one address (the load generator): above the per-address cap.
+               CALLKIT_MAX_SOCKETS_PER_ADDRESS="100000")
     env.pop("REDIS_URL", None)
     if redis_url:
         env["REDIS_URL"] = redis_url
     return env
 
 
-def callkit_target(label: str, processes: int, layer: str, db: str, tmp: str, users_n: int) -> tuple:
+def server_argv(server: str, port: int) -> list[str]:
+    """The command line of one server process (daphne is the project's; the others, to compare)."""
+    if server == "uvicorn":  # its `websockets` protocol; --loop asyncio, as daphne's (no uvloop)
+        return [sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(port), "--ws", "websockets",
+                "--loop", "asyncio", "--log-level", "warning", "callkit_web.asgi:application"]
+    return [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "callkit_web.asgi:application"]
+
+
+def callkit_target(label: str, processes: int, layer: str, db: str, tmp: str, users_n: int,
+                   server: str = "daphne") -> tuple:
     """Servers and users for one configuration of the project (fresh database and Redis db)."""
     db_url = f"sqlite:///{tmp}/bench-{label.replace(' ', '-')}.sqlite3" if db == "sqlite" else PG_URL
     redis_url = REDIS if layer == "redis" else None
@@ -476,8 +487,7 @@ def callkit_target(label: str, processes: int, layer: str, db: str, tmp: str, us
     servers = []
     for _ in range(processes):
         port = free_port()
-        servers.append({"port": port, "env": env, "argv": [
-            sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "callkit_web.asgi:application"]})
+        servers.append({"port": port, "env": env, "argv": server_argv(server, port)})
     return servers, users
 
 
@@ -502,6 +512,8 @@ def main() -> None:
     parser.add_argument("--db", choices=["sqlite", "postgres"], default=None)
     parser.add_argument("--compare-processes", action="store_true",
                         help="1 process in-memory, 1 process on Redis and 2 processes on Redis")
+    parser.add_argument("--server", choices=["daphne", "uvicorn"], default="daphne",
+                        help="ASGI server of the project's processes (uvicorn only to compare: not a dependency)")
     parser.add_argument("--clients", type=int, default=1, help="load-generator processes")
     parser.add_argument("--repeat", type=int, default=1, help="runs of everything; medians are printed")
     parser.add_argument("--no-baseline", action="store_true", help="skip the baseline (quick A/B runs)")
@@ -534,10 +546,10 @@ def main() -> None:
         for _ in range(args.repeat):
             results = []
             for label, processes, layer, db in configs:
-                servers, users = callkit_target(label, processes, layer, db, tmp, 2 * args.pairs)
+                servers, users = callkit_target(label, processes, layer, db, tmp, 2 * args.pairs, args.server)
                 if not results:
                     base_users = users
-                results.append(run_target(f"callkit: {label}", servers, users, args, log, loads, rate_box))
+                results.append(run_target(f"callkit ({args.server}): {label}", servers, users, args, log, loads, rate_box))
                 report(results[-1:], rate_box["rate"], partial=True)
             if not args.no_baseline:
                 base = run_target("baseline: websockets relay", baseline_target(base_users, tmp), base_users,
@@ -593,7 +605,24 @@ def report(results: list[dict], rate: float, partial: bool = False) -> None:
                     line += (f"   ({paced[key + '_p50'] / bp[key + '_p50']:.2f}x / "
                              f"{paced[key + '_p99'] / bp[key + '_p99']:.2f}x baseline)")
                 print(line)
+        if base and res is not base and paced:
+            print("  " + goals(res, base))
     sys.stdout.flush()
+
+
+def goals(res: dict, base: dict) -> str:
+    """Issue 13's figures for one target: calls/s, CPU per call, relay p99 against the baseline's."""
+    closed, paced, bp = res["loads"][0], res["loads"][1], base["loads"][1]
+    memory = "in-memory" in res["name"]
+    cpu_goal = 5 if memory else 15
+    calls_goal = 100 * res.get("processes", 1)  # one process 100 a second; two on Redis twice that
+    ratio = paced["relay_p99"] / bp["relay_p99"]
+    verdict = lambda ok: "met" if ok else "missed"  # noqa: E731
+    return (f"goals: {closed['calls_per_s']:.0f} calls/s (>= {calls_goal}: {verdict(closed['calls_per_s'] >= calls_goal)}); "
+            f"{closed['server_cpu_per_call_ms']:.1f} ms CPU/call (<= {cpu_goal}: "
+            f"{verdict(closed['server_cpu_per_call_ms'] <= cpu_goal)}); relay p99 {ratio:.1f}x baseline "
+            f"(<= 3x: {verdict(ratio <= 3)}); invite->incoming p50 {paced['incoming_p50']:.1f} ms "
+            f"({paced['incoming_p50'] / bp['incoming_p50']:.1f}x baseline)")
 
 
 if __name__ == "__main__":

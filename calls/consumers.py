@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 
 from . import clock, embed_tokens, errors, preconnect, protocol, selectors, services, shutdown, turn
 from .errors import CallError
+from .events import call_service
 from .groups import user_group
 from .i18n import language_of
 from .media_push import MediaPushes
@@ -161,7 +162,7 @@ class CallConsumer(AsyncJsonWebsocketConsumer):
         except Exception:  # the layer is down; its group entries expire on their own
             log.warning("group_discard failed for %s", self.channel_name, exc_info=True)
         for call_id in list(self.held):
-            call = await database_sync_to_async(services.call_party_away)(
+            call = await call_service(services.call_party_away)(
                 call_id=call_id, user_id=self.user.pk, channel=self.channel_name
             )
             if call is not None:
@@ -263,7 +264,7 @@ class CallConsumer(AsyncJsonWebsocketConsumer):
             callee_id = await database_sync_to_async(selectors.user_id_by_username)(msg.to_username)
             if callee_id is None:
                 raise CallError("unknown_user", _("No such user."))
-        call = await database_sync_to_async(services.call_invite)(
+        call = await call_service(services.call_invite)(
             caller=self.user, callee_id=callee_id, media=msg.media, channel=self.channel_name,
             timeout=msg.timeout, tab=self.tab,
         )
@@ -275,7 +276,7 @@ class CallConsumer(AsyncJsonWebsocketConsumer):
         return self._ack(call)
 
     async def on_call_accept(self, msg: protocol.Accept) -> dict[str, Any]:
-        call = await database_sync_to_async(services.call_accept)(
+        call = await call_service(services.call_accept)(
             call_id=msg.call_id, user=self.user, channel=self.channel_name, tab=self.tab
         )
         self.held[str(call.pk)] = call.caller_channel
@@ -283,13 +284,13 @@ class CallConsumer(AsyncJsonWebsocketConsumer):
         return self._ack(call)
 
     async def on_call_reject(self, msg: protocol.Reject) -> dict[str, Any]:
-        return self._ack(await database_sync_to_async(services.call_reject)(call_id=msg.call_id, user=self.user))
+        return self._ack(await call_service(services.call_reject)(call_id=msg.call_id, user=self.user))
 
     async def on_call_cancel(self, msg: protocol.Cancel) -> dict[str, Any]:
-        return self._ack(await database_sync_to_async(services.call_cancel)(call_id=msg.call_id, user=self.user))
+        return self._ack(await call_service(services.call_cancel)(call_id=msg.call_id, user=self.user))
 
     async def on_call_hangup(self, msg: protocol.Hangup) -> dict[str, Any]:
-        call = await database_sync_to_async(services.call_hangup)(
+        call = await call_service(services.call_hangup)(
             call_id=msg.call_id, user=self.user, failed=msg.reason == "failed"
         )
         return self._ack(call)
@@ -301,26 +302,26 @@ class CallConsumer(AsyncJsonWebsocketConsumer):
             # Only the tab with the microphone and camera knows their state; twenty other tabs must
             # not each write and push it at 50 a second.
             raise CallError("not_in_call", _("This connection does not hold that call."))
-        call = await database_sync_to_async(services.call_set_media_state)(
+        call = await call_service(services.call_set_media_state)(
             call_id=msg.call_id, user=self.user, mic=msg.mic, camera=msg.camera
         )
         self.media_pushes.changed(str(call.pk))
         return self._ack(call)
 
     async def on_call_switch(self, msg: protocol.Switch) -> dict[str, Any]:
-        call = await database_sync_to_async(services.call_switch_media)(
+        call = await call_service(services.call_switch_media)(
             call_id=msg.call_id, user=self.user, media=msg.media
         )
         return self._ack(call)
 
     async def on_call_switch_answer(self, msg: protocol.SwitchAnswer) -> dict[str, Any]:
-        call = await database_sync_to_async(services.call_answer_switch)(
+        call = await call_service(services.call_answer_switch)(
             call_id=msg.call_id, user=self.user, accept=msg.accept
         )
         return self._ack(call)
 
     async def on_call_resume(self, msg: protocol.Resume) -> dict[str, Any]:
-        call = await database_sync_to_async(services.call_resume)(
+        call = await call_service(services.call_resume)(
             call_id=msg.call_id, user=self.user, channel=self.channel_name, fresh=msg.fresh, tab=self.tab
         )
         peer = call.callee_channel if call.role_of(self.user.pk) == "caller" else call.caller_channel

@@ -9,10 +9,10 @@ import logging
 import weakref
 from datetime import datetime
 
-from channels.db import database_sync_to_async
 from django.conf import settings
 
 from . import clock, health, services
+from .events import call_service
 from .socket_limits import open_sockets
 
 log = logging.getLogger(__name__)
@@ -65,9 +65,9 @@ class Timekeeper:
             except Exception:
                 log.exception("renewing the open sockets failed; trying again at the next tick")
             try:
-                await database_sync_to_async(services.calls_heartbeat)(channels=list(self.channels))
+                await call_service(services.calls_heartbeat)(channels=list(self.channels))
                 await self._hold_while_layer_down()
-                ended = await database_sync_to_async(services.calls_sweep)()
+                ended = await call_service(services.calls_sweep)()
             except Exception:  # a database blip must not stop the clock
                 log.exception("sweep failed; trying again at the next tick")
                 continue
@@ -80,7 +80,7 @@ class Timekeeper:
         if down != self.layer_down:
             log.warning("the channel layer is %s", "down: no call ends for a lost connection" if down else "back")
         if down or self.layer_down:
-            await database_sync_to_async(services.calls_hold_grace)()
+            await call_service(services.calls_hold_grace)()
         self.layer_down = down
 
 

@@ -37,3 +37,26 @@ async def test_expired_messages_and_memberships_still_go(monkeypatch):
     await layer.group_send("user.2", {"type": "nothing"})
     assert "specific.a!x" not in layer.channels
     assert "specific.a!x" not in layer.groups.get("user.1", {})
+
+
+async def test_each_receiver_gets_its_own_copy_of_a_message():
+    layer = InMemoryChannelLayer()
+    for name in ("specific.a!x", "specific.a!y"):
+        await layer.group_add("user.1", name)
+    message = {"type": "call.event", "call": {"id": "c", "away": ["caller"]}, "pair": (1, [2])}
+    await layer.group_send("user.1", message)
+    first, second = await layer.receive("specific.a!x"), await layer.receive("specific.a!y")
+    assert first == second == message
+    first["call"]["away"].append("callee")
+    first["pair"][1].append(3)
+    assert second == message == {"type": "call.event", "call": {"id": "c", "away": ["caller"]}, "pair": (1, [2])}
+
+
+async def test_a_full_member_of_a_group_misses_the_message_and_the_others_get_it():
+    layer = InMemoryChannelLayer(capacity=1)
+    for name in ("specific.a!x", "specific.a!y"):
+        await layer.group_add("user.1", name)
+    await layer.send("specific.a!x", {"type": "first"})
+    await layer.group_send("user.1", {"type": "second"})
+    assert (await layer.receive("specific.a!x"))["type"] == "first"
+    assert (await layer.receive("specific.a!y"))["type"] == "second"

@@ -525,3 +525,31 @@ def test_a_caller_gone_while_ringing_stays_an_unanswered_cancel(alice, bob, sett
     assert (row.status, row.end_reason, row.answered_at, row.duration) == (
         "canceled", "connection_lost", None, timedelta(0))
     assert row.ended_at == left
+
+
+def test_an_invite_is_one_read_and_one_insert_per_table(alice, bob):
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        invite(alice, bob)
+    verbs = sorted(q["sql"].split(None, 1)[0].upper() for q in queries.captured_queries)
+    # The callee, the invite limits and glare in one SELECT; the call and both lines in one INSERT each.
+    assert [v for v in verbs if v not in ("BEGIN", "COMMIT")] == ["INSERT", "INSERT", "SELECT"]
+
+
+async def test_a_socket_s_service_pushes_from_the_event_loop_not_the_database_thread(alice, bob, monkeypatch):
+    from channels.layers import get_channel_layer
+
+    from calls.events import call_service
+    from calls.groups import user_group
+
+    def blocked(*args, **kwargs):
+        raise AssertionError("the database thread waited on the event loop")
+
+    monkeypatch.setattr("calls.events.async_to_sync", blocked)
+    layer = get_channel_layer()
+    bobs_tab = await layer.new_channel()
+    await layer.group_add(user_group(bob.pk), bobs_tab)
+    call = await call_service(services.call_invite)(caller=alice, callee_id=bob.pk, media="video", channel="a")
+    event = await layer.receive(bobs_tab)
+    assert (event["event"], event["call"]["id"]) == ("call.ringing", str(call.pk))

@@ -234,3 +234,17 @@ def test_after_the_callees_socket_blips_mid_call_its_renegotiation_is_answered(o
         wait_growing(alice, "video", "framesDecoded")
     finally:
         proxy.close()
+
+
+def test_the_ringing_preview_is_not_drawn_once_the_call_is_answered(open_page):
+    alice = open_page("alice")
+    bob = open_page("bob")
+    dialog = place_call(alice, bob, "Bob Builder", "Alice Liddell", "video")
+    preview = bob.locator('[data-ck="preview"]')
+    poll(bob, "() => document.querySelector('[data-ck=\"preview\"]').videoWidth > 0", what="a self-preview")
+    expect(preview).to_be_visible()
+    dialog.get_by_role("button", name="Accept").click()
+    expect(bob.get_by_role("button", name="Hang up")).to_be_visible()
+    # Under the other side's picture a full-window copy of your camera would cost a redraw per frame.
+    for page in (alice, bob):
+        expect(page.locator('[data-ck="preview"]')).to_be_hidden()

@@ -232,11 +232,7 @@ export class CallKit extends EventTarget {
     // for the camera). Else ask first: no one is rung by a caller who cannot be heard.
     const ringFirst = await mediaAllowed(media);
     let opening, callMedia = media;
-    if (ringFirst) {
-      opening = this._openMedia(media);
-      opening.catch(() => {}); // reported as an "error" event; handled below once the call exists
-      this._freshIce();
-    } else {
+    if (!ringFirst) {
       const [opened] = await Promise.all([this._openMedia(media), this._freshIce()]);
       const { stream, videoError } = opened;
       if (videoError) this._emit("error", { code: videoError.code, message: `${videoError.message} ${gettext("The call goes on as audio.")}` });
@@ -245,9 +241,16 @@ export class CallKit extends EventTarget {
     }
     const request = byName ? { type: "call.invite", to_username: username, media: callMedia } : { type: "call.invite", to, media: callMedia };
     if (timeout) request.timeout = timeout;
+    const invited = this.signaling.request(request);
+    if (ringFirst) {
+      // After the invite has left: starting the camera takes the page's thread for a moment.
+      opening = this._openMedia(media);
+      opening.catch(() => {}); // reported as an "error" event; handled below once the call exists
+      this._freshIce();
+    }
     let ack;
     try {
-      ack = await this.signaling.request(request);
+      ack = await invited;
     } catch (error) {
       opening.then(({ stream }) => stopStream(stream), () => {});
       this._emit("error", { code: error.code, message: error.message });

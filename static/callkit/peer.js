@@ -95,14 +95,16 @@ export class Peer extends EventTarget {
   async release(stream) {
     this.held = false;
     this.localStream = stream;
+    const starting = []; // both kinds start at once: the first frame waits for neither the other
     for (const track of stream?.getTracks() ?? []) {
       if (this.pc.getSenders().some((sender) => sender.track === track)) continue; // sent already
       const slot = this.pc.getTransceivers().find(
         (t) => t.receiver.track.kind === track.kind && !t.sender.track && !t.stopped && t.currentDirection !== "stopped",
       );
-      if (slot && slot.direction === "sendrecv") await slot.sender.replaceTrack(track);
+      if (slot && slot.direction === "sendrecv") starting.push(slot.sender.replaceTrack(track));
       else await this.addTrack(track, stream);
     }
+    await Promise.all(starting);
   }
 
   /** Answer with sending slots (no tracks) for every kind offered, so release() needs no renegotiation. */

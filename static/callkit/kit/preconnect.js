@@ -111,8 +111,8 @@ export class Preconnect {
     if (peer) this._links.delete(link);
     this._dropPrepared(call);
     if (!peer) return false;
+    if (call.localStream) peer.release(call.localStream); // media first, then the UI's events
     this._usePeer(call, peer);
-    if (call.localStream) peer.release(call.localStream);
     return true;
   }
 

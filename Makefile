@@ -6,7 +6,7 @@ PORT     ?= 8000
 PG_URL   ?= postgres://root@127.0.0.1:5432/test
 REDIS    ?= redis://127.0.0.1:6379/0
 
-.PHONY: install dev-db run token embed-demo screenshots test test-sqlite test-services prod messages
+.PHONY: install dev-db run token embed-demo screenshots test test-sqlite test-services prod messages bench-check
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	python3 -m venv $(VENV)
@@ -53,6 +53,10 @@ test-sqlite: install
 
 test-services: install
 	DATABASE_URL=$(PG_URL) REDIS_URL=$(REDIS) $(VENV)/bin/pytest
+
+## bench-check: call setup against its thresholds (bench/check.py; Chromium, a quiet machine, about two minutes)
+bench-check: install
+	$(PY) bench/check.py
 
 ## screenshots: the gallery in docs/screenshots/ (every page and call state, desktop and phone, light and
 ## dark, English and 简体中文; Chinese needs a CJK font: apt-get install fonts-noto-cjk)

@@ -136,14 +136,38 @@ def live_join(key: str, member: str, *, limit: int, ttl: float) -> bool:
 
 def live_refresh(key: str, member: str, *, ttl: float) -> None:
     """Keep `member` of the live set `key` alive for another `ttl` seconds."""
+    live_refresh_many([(key, member)], ttl=ttl)
+
+
+def live_refresh_many(places: list[tuple[str, str]], *, ttl: float) -> None:
+    """Keep each (key, member) alive for another `ttl` seconds, in one round trip to Redis."""
     if settings.REDIS_URL:
-        _redis().eval(_REFRESH_LUA, 1, _PREFIX + key, member, ttl)
+        # A process renews every socket it holds each tick: one EVAL round trip per place was
+        # 2,000 a tick for 1,000 sockets (13% of a busy process's CPU). Not a transaction: each
+        # script is atomic on its own, and a place that left meanwhile is not re-added ('XX').
+        pipe = _redis().pipeline(transaction=False)
+        script = _refresh_script()
+        for key, member in places:
+            script(keys=[_PREFIX + key], args=[member, ttl], client=pipe)
+        pipe.execute()
         return
     now = time.time()
     with _local_lock:
-        members = _local_sets.get(key)
-        if members is not None and member in members:
-            members[member] = now + ttl
+        for key, member in places:
+            members = _local_sets.get(key)
+            if members is not None and member in members:
+                members[member] = now + ttl
+
+
+def _refresh_script():
+    """_REFRESH_LUA registered once (sent by its SHA after the first time)."""
+    global _refresh
+    if _refresh is None:
+        _refresh = _redis().register_script(_REFRESH_LUA)
+    return _refresh
+
+
+_refresh = None
 
 
 def live_leave(key: str, member: str) -> None:

@@ -64,17 +64,12 @@ class OpenSockets:
         if now - self.renewed_at >= settings.CALLKIT_SWEEP_INTERVAL / 2:  # not on every wake-up
             self.renewed_at = now
             places = [(key, channel) for channel, (keys, _, _) in self.held.items() for key in keys]
-            await _in_thread(_refresh)(places, _ttl())
+            await _in_thread(security_state.live_refresh_many)(places, ttl=_ttl())
         regroup_after = getattr(layer, "group_expiry", 86_400) / 3
         for channel, (keys, group, joined) in list(self.held.items()):
             if now - joined >= regroup_after and channel in self.held:
                 await layer.group_add(group, channel)
                 self.held[channel] = (keys, group, now)
-
-
-def _refresh(places: list[tuple[str, str]], ttl: float) -> None:
-    for key, channel in places:
-        security_state.live_refresh(key, channel, ttl=ttl)
 
 
 def _in_thread(func):

@@ -110,3 +110,26 @@ def test_in_redis_members_fade_on_redis_time_and_a_process_clock_ahead_expires_n
         assert __import__("time").monotonic() < deadline, "a member outlived its ttl"
         __import__("time").sleep(0.02)  # between polls
     assert sorted(security_state.live_members("s")) == ["a", "b"]
+
+
+def test_renewing_many_places_keeps_each_alive_and_costs_redis_one_round_trip(monkeypatch):
+    """A process renews all its sockets' places each tick: not one round trip per place."""
+    import redis.connection
+
+    places = [(f"sockets:user:{n % 40}", f"chan{n}") for n in range(200)]
+    for key, member in places:
+        security_state.live_join(key, member, limit=10, ttl=0.5)
+    security_state.live_refresh_many(places[:1], ttl=60)  # the first call may load the script
+    sends = []
+    real = redis.connection.AbstractConnection.send_packed_command
+    monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command",
+                        lambda self, *a, **k: (sends.append(1), real(self, *a, **k))[1])
+    later = __import__("time").time() + 30
+    security_state.live_refresh_many(places, ttl=60)
+    if security_state.settings.REDIS_URL:
+        assert len(sends) <= 2  # SCRIPT EXISTS, then every EVALSHA in one pipeline
+        __import__("time").sleep(0.6)  # past the ttl they joined with, on Redis's own clock
+        assert all(member in security_state.live_members(key) for key, member in places)
+    else:
+        with mock.patch("calls.security_state.time.time", return_value=later):
+            assert all(member in security_state.live_members(key) for key, member in places)

@@ -135,6 +135,7 @@ export class CallKit extends EventTarget {
     this._iceTimer = null;
     this.signaling.addEventListener("message", (e) => this._onMessage(e.detail));
     this.signaling.addEventListener("state", (e) => this._emit("connection", e.detail));
+    mediaAllowed("video"); // asked now, so that a click on Call waits for no permission query
   }
 
   // --- connection -------------------------------------------------------------------------

@@ -150,9 +150,22 @@ export class Preconnect {
 export async function mediaAllowed(media) {
   try {
     const names = media === "video" ? ["microphone", "camera"] : ["microphone"];
-    const states = await Promise.all(names.map((name) => navigator.permissions.query({ name })));
+    const states = await Promise.all(names.map(permission));
     return states.every((status) => status.state === "granted");
   } catch {
     return false; // no Permissions API for these: ask first, as before
   }
+}
+
+const permissions = new Map();
+
+/** A live PermissionStatus, asked for once: a click on Call then waits for no trip to the browser. */
+export function permission(name) {
+  let status = permissions.get(name);
+  if (!status) {
+    status = navigator.permissions.query({ name }); // its .state follows the browser's changes
+    permissions.set(name, status);
+    status.catch(() => permissions.delete(name));
+  }
+  return status;
 }

@@ -1,6 +1,6 @@
 """Call setup time in Chromium through real daphne servers, next to in-page floors measured in the same run.
 
-Run:  .venv/bin/python bench/call_setup.py [--rounds 9] [--json]
+Run:  .venv/bin/python bench/call_setup.py [--rounds 9]
       .venv/bin/python bench/call_setup.py --root /tmp/old-tree --modes off   (another tree's server:
                                                                              to bisect a regression)
 Each round measures, on one machine clock:
@@ -16,23 +16,18 @@ Each round measures, on one machine clock:
 Prints medians (ms) and ratios to the floors."""
 
 import argparse
-import json
 import os
 import re
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM_ARGS = [
-    "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream", "--no-sandbox",
-    "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run", "--disable-quic", "--autoplay-policy=no-user-gesture-required",
-]
+sys.path.insert(0, str(ROOT))
+
+from calls.tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, free_port, terminate, wait_for_port  # noqa: E402
 
 # Every click's time, and the moment this page's call UI turned to "incoming" (DOM change).
 MARKS_JS = """() => {
@@ -47,7 +42,6 @@ MARKS_JS = """() => {
 
 # First presented remote frame, by the page's wall clock (both pages share the machine's clock).
 ARM_FIRST_FRAME_JS = """() => {
-  window.__ringAt = null;
   const video = document.querySelector('[data-ck="remote-video"]');
   window.__firstFrame = new Promise((resolve, reject) => {
     video.requestVideoFrameCallback(() => resolve(performance.timeOrigin + performance.now()));
@@ -80,12 +74,6 @@ FLOOR_JS = """async (camera) => {
 }"""
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Server:
     """A daphne serving `root`'s tree on its own SQLite database (or DATABASE_URL), demo users made."""
 
@@ -103,18 +91,10 @@ class Server:
         self.proc = subprocess.Popen([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port),
                                       "callkit_web.asgi:application"], cwd=root, env=env,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return
-            except OSError:
-                time.sleep(0.05)  # between connection attempts while daphne starts
-        raise RuntimeError("daphne did not start")
+        wait_for_port(self.port, self.proc)
 
     def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(10)
+        terminate(self.proc)
 
 
 def sign_in(browser, server: Server, name: str):
@@ -131,6 +111,7 @@ def sign_in(browser, server: Server, name: str):
 
 def one_call(alice, bob, expect, answer_after: int) -> tuple[float, float, float | None]:
     """A video call answered `answer_after` ms after it shows: (callee ms, caller ms, ring ms or None)."""
+    bob.evaluate("() => { window.__ringAt = null; }")  # MARKS_JS notes the next ring
     alice.get_by_role("button", name="Video call Bob Builder").click()
     clicked = alice.evaluate("() => window.__clickAt")
     accept = bob.get_by_role("alertdialog").get_by_role("button", name="Accept")
@@ -158,7 +139,7 @@ def measure(rounds: int, root: Path, modes: list[str], answer_after: int = 1000)
     results: dict[str, list[float]] = {"floor": [], "floor with camera": [], "ring": []}
     try:
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             pairs = {mode: (sign_in(browser, srv, "alice"), sign_in(browser, srv, "bob"))
                      for mode, srv in servers.items()}
             floor_page = pairs[modes[0]][0]
@@ -203,13 +184,9 @@ def main() -> None:
     parser.add_argument("--modes", default="on,off", help="servers to run: on, off or both (CALLKIT_PRECONNECT)")
     parser.add_argument("--answer-after", type=int, default=1000, metavar="MS",
                         help="how long the callee looks at the incoming screen before Accept (default 1000)")
-    parser.add_argument("--json", action="store_true", help="print the raw figures as JSON instead")
     args = parser.parse_args()
     results = measure(args.rounds, args.root.resolve(), args.modes.split(","), args.answer_after)
-    if args.json:
-        print(json.dumps(results))
-    else:
-        report(results, args.rounds)
+    report(results, args.rounds)
 
 
 if __name__ == "__main__":

@@ -160,7 +160,7 @@ export async function mediaAllowed(media) {
 const permissions = new Map();
 
 /** A live PermissionStatus, asked for once: a click on Call then waits for no trip to the browser. */
-export function permission(name) {
+function permission(name) {
   let status = permissions.get(name);
   if (!status) {
     status = navigator.permissions.query({ name }); // its .state follows the browser's changes

@@ -69,10 +69,8 @@ def _api_error(status: int, code: str, message: str) -> JsonResponse:
     return JsonResponse({"error": {"code": code, "message": message}}, status=status)
 
 
-@csrf_exempt  # a server-to-server call, authenticated by its API key, never by cookies
-@require_POST
-def api_embed_tokens(request: HttpRequest) -> JsonResponse:
-    """POST {"username", "ttl"?} with `Authorization: Bearer <key>`: a token for that user."""
+def _token_request(request: HttpRequest) -> tuple[User, int] | JsonResponse:
+    """The user and ttl an API call asks a token for, or the error to answer it with."""
     if not settings.CALLKIT_API_KEYS or not _api_key_ok(request):
         return _api_error(401, "unauthorized", "A valid API key is needed (Authorization: Bearer …).")
     try:
@@ -89,7 +87,37 @@ def api_embed_tokens(request: HttpRequest) -> JsonResponse:
     user = User.objects.filter(username=body["username"], is_active=True).first()
     if user is None:
         return _api_error(404, "unknown_user", "No such user.")
+    return user, ttl
+
+
+def _user_json(user: User) -> dict:
+    return {"id": user.pk, "username": user.username, "name": user.name}
+
+
+@csrf_exempt  # a server-to-server call, authenticated by its API key, never by cookies
+@require_POST
+def api_embed_tokens(request: HttpRequest) -> JsonResponse:
+    """POST {"username", "ttl"?} with `Authorization: Bearer <key>`: a page token for that user."""
+    asked = _token_request(request)
+    if isinstance(asked, JsonResponse):
+        return asked
+    user, ttl = asked
     minted = embed_tokens.mint(user, ttl)
     url = request.build_absolute_uri(reverse("embed")) + f"?token={minted.token}"
     return JsonResponse({"token": minted.token, "expires_at": minted.expires_at, "embed_url": url,
-                         "user": {"id": user.pk, "username": user.username, "name": user.name}}, status=201)
+                         "user": _user_json(user)}, status=201)
+
+
+@csrf_exempt  # a server-to-server call, authenticated by its API key, never by cookies
+@require_POST
+def api_socket_tokens(request: HttpRequest) -> JsonResponse:
+    """POST {"username", "ttl"?} with `Authorization: Bearer <key>`: a socket token for a program."""
+    asked = _token_request(request)
+    if isinstance(asked, JsonResponse):
+        return asked
+    user, ttl = asked
+    # A socket token signs a WebSocket in directly (no page to open): what a bot or the Python
+    # client needs. It renews itself on its socket (token.refresh) like an embed's.
+    minted = embed_tokens.mint(user, ttl, kind=embed_tokens.SOCKET)
+    return JsonResponse({"token": minted.token, "expires_at": minted.expires_at, "user": _user_json(user)},
+                        status=201)

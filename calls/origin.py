@@ -4,6 +4,8 @@ from channels.security.websocket import WebsocketDenier
 from django.conf import settings
 from django.http.request import split_domain_port, validate_host
 
+from .ws_auth import token_of
+
 
 def _header(scope: dict, name: bytes) -> str:
     for key, value in scope.get("headers", []):
@@ -36,6 +38,21 @@ def expected_origin(scope: dict) -> str | None:
     return f"{scheme}://{host.removesuffix(default)}"
 
 
+def origin_allowed(scope: dict) -> bool:
+    """This site's own origin; or no Origin at all from a program that signs in with a token."""
+    origin = _header(scope, b"origin").strip().lower().rstrip("/")
+    expected = expected_origin(scope)
+    if expected is None:
+        return False
+    # Browsers always send Origin on a WebSocket handshake, so a missing one is a program (a bot,
+    # the Python client). The check exists against cross-site pages riding a browser's cookies; a
+    # token is never ambient, so a token socket without Origin is no such page. With cookies
+    # only, Origin stays required.
+    if not origin:
+        return bool(token_of(scope))
+    return origin == expected
+
+
 class SameOriginValidator:
     """Refuse a socket unless its Origin is exactly this site's (Channels' own validator compares
     only the host name, so another port or scheme on the same host passed)."""
@@ -44,8 +61,6 @@ class SameOriginValidator:
         self.application = application
 
     async def __call__(self, scope, receive, send):
-        origin = _header(scope, b"origin").strip().lower().rstrip("/")
-        expected = expected_origin(scope)
-        if expected is None or origin != expected:
+        if not origin_allowed(scope):
             return await WebsocketDenier()(scope, receive, send)
         return await self.application(scope, receive, send)

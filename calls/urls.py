@@ -16,4 +16,5 @@ urlpatterns = [
     path("examples/custom-ui/", example_views.custom_ui, name="example_custom_ui"),
     path("embed/", embed_views.embed, name="embed"),
     path("api/embed-tokens/", embed_views.api_embed_tokens, name="api_embed_tokens"),
+    path("api/socket-tokens/", embed_views.api_socket_tokens, name="api_socket_tokens"),
 ]

@@ -94,9 +94,9 @@ def test_the_management_command_prints_a_working_token(alice):
 
 # --- the API -------------------------------------------------------------------------------
 
-def post_api(client, body, key=API_KEY):
+def post_api(client, body, key=API_KEY, path="/api/embed-tokens/"):
     headers = {"HTTP_AUTHORIZATION": f"Bearer {key}"} if key else {}
-    return client.post("/api/embed-tokens/", data=json.dumps(body) if not isinstance(body, str) else body,
+    return client.post(path, data=json.dumps(body) if not isinstance(body, str) else body,
                        content_type="application/json", **headers)
 
 
@@ -121,9 +121,22 @@ def test_the_api_mints_tokens_for_a_host_backend(client, alice):
     (API_KEY, {"username": "alice", "ttl": 10**6}, 400, "bad_ttl"),
     (API_KEY, {"username": "nobody"}, 404, "unknown_user"),
 ])
-def test_the_api_refuses_bad_requests_clearly(client, alice, key, body, status, code):
-    response = post_api(client, body, key)
+@pytest.mark.parametrize("path", ["/api/embed-tokens/", "/api/socket-tokens/"])
+def test_the_api_refuses_bad_requests_clearly(client, alice, key, body, status, code, path):
+    response = post_api(client, body, key, path)
     assert response.status_code == status and response.json()["error"]["code"] == code
+
+
+def test_the_api_mints_socket_tokens_for_programs(client, alice):
+    response = post_api(client, {"username": "alice", "ttl": 120}, path="/api/socket-tokens/")
+    assert response.status_code == 201
+    body = response.json()
+    assert embed_tokens.user_for(body["token"], embed_tokens.SOCKET) == alice
+    with pytest.raises(embed_tokens.TokenRefused):  # it opens no embed page
+        embed_tokens.user_for(body["token"], embed_tokens.PAGE)
+    assert 115 <= body["expires_at"] - time.time() <= 120
+    assert body["user"] == {"id": alice.pk, "username": "alice", "name": alice.name}
+    assert client.get("/api/socket-tokens/").status_code == 405
 
 
 def test_the_api_is_off_without_keys(client, alice, settings):
@@ -203,8 +216,8 @@ def test_a_used_page_token_stays_used_after_many_other_page_loads(client, alice)
 
 # --- the socket ----------------------------------------------------------------------------
 
-async def open_socket(token: str = "", cookie_user=None, query: str = ""):
-    headers = [HOST_HEADER, (b"origin", ORIGIN.encode())]
+async def open_socket(token: str = "", cookie_user=None, query: str = "", origin: str | None = ORIGIN):
+    headers = [HOST_HEADER] + ([(b"origin", origin.encode())] if origin is not None else [])
     if cookie_user is not None:
         headers.append((b"cookie", (await database_sync_to_async(session_cookie)(cookie_user)).encode()))
     protocols = [PROTOCOL, TOKEN_PREFIX + token.replace(":", ".")] if token else None
@@ -227,6 +240,20 @@ async def test_a_socket_with_a_token_is_that_tokens_user_even_beside_another_ses
     assert reply["type"] == "token" and reply["ref"] == "t1"
     assert await database_sync_to_async(embed_tokens.user_for)(reply["token"]) == alice
     await comm.disconnect()
+
+
+async def test_a_program_with_a_token_needs_no_origin_but_cookies_still_do(alice, bob):
+    minted = await database_sync_to_async(embed_tokens.mint)(alice, 60, kind=embed_tokens.SOCKET)
+    comm, connected, _ = await open_socket(minted.token, origin=None)
+    assert connected  # a program (no browser sends a handshake without Origin)
+    assert (await comm.receive_json_from(timeout=3))["user"]["id"] == alice.pk
+    await comm.disconnect()
+    # Cookies are what a cross-site page could ride on: without a token, Origin stays required.
+    _comm, connected, _ = await open_socket(cookie_user=bob, origin=None)
+    assert not connected
+    # And a token does not excuse a foreign Origin.
+    _comm, connected, _ = await open_socket(minted.token, origin="http://evil.example")
+    assert not connected
 
 
 @pytest.mark.parametrize("kind", ["expired", "forged", "garbage"])
